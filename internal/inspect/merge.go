@@ -22,7 +22,9 @@ type layerKeys struct {
 	keys  map[string]bool
 }
 
-func pkgKey(p sbom.Package) string { return string(p.Type) + "\x00" + p.Name + "\x00" + p.Version + "\x00" + p.Arch }
+func pkgKey(p sbom.Package) string {
+	return string(p.Type) + "\x00" + p.Name + "\x00" + p.Version + "\x00" + p.Arch
+}
 
 // merge applies layers bottom to top with OCI whiteout semantics and returns
 // the parts of the final filesystem, grouped by cataloger, with each
