@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -38,10 +39,13 @@ type globals struct {
 	verbose  int
 	cacheDir string
 	noCache  bool
-	stdin    io.Reader
-	stdout   io.Writer
-	stderr   io.Writer
-	log      *slog.Logger
+	cpuProf  string
+	// profiling is set while a CPU profile is being written.
+	profiling bool
+	stdin     io.Reader
+	stdout    io.Writer
+	stderr    io.Writer
+	log       *slog.Logger
 }
 
 // exitError carries a process exit code (policy failures use codes other
@@ -63,7 +67,17 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       Version(),
-		PersistentPreRun: func(*cobra.Command, []string) {
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			if g.cpuProf != "" {
+				f, err := os.Create(g.cpuProf)
+				if err != nil {
+					return err
+				}
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				g.profiling = true
+			}
 			level := slog.LevelWarn
 			if g.verbose == 1 {
 				level = slog.LevelInfo
@@ -71,6 +85,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 				level = slog.LevelDebug
 			}
 			g.log = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+			return nil
 		},
 	}
 	root.SetArgs(args)
@@ -82,12 +97,18 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	pf.CountVarP(&g.verbose, "verbose", "v", "log more (-v info, -vv debug)")
 	pf.StringVar(&g.cacheDir, "cache-dir", defaultCacheDir(), "cache directory (env BULKHEAD_CACHE_DIR)")
 	pf.BoolVar(&g.noCache, "no-cache", false, "do not read or write the layer cache")
+	pf.StringVar(&g.cpuProf, "cpuprofile", "", "write a CPU profile to this file (for performance work)")
+	_ = pf.MarkHidden("cpuprofile")
 
 	root.AddCommand(
 		sbomCommand(g),
 		versionCommand(g),
 	)
-	if err := root.ExecuteContext(ctx); err != nil {
+	err := root.ExecuteContext(ctx)
+	if g.profiling {
+		pprof.StopCPUProfile()
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "bulkhead: %s\n", oneLine(err))
 		var ee *exitError
 		if errors.As(err, &ee) {

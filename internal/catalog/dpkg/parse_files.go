@@ -58,7 +58,7 @@ var commonLicense = regexp.MustCompile(`/usr/share/common-licenses/([A-Za-z0-9._
 // returned in first-seen order without duplicates.
 func parseCopyright(r io.Reader) ([]string, error) {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	sc.Buffer(make([]byte, 4096), 1<<20)
 	var out []string
 	add := func(l string) {
 		l = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(l), "."))

@@ -10,6 +10,8 @@ import (
 	"bytes"
 	"context"
 	"debug/buildinfo"
+	"debug/elf"
+	"io"
 	"fmt"
 	"io/fs"
 	"runtime/debug"
@@ -67,6 +69,9 @@ func (*Cataloger) Parse(_ context.Context, in catalog.Input) (catalog.Result, er
 	if err != nil {
 		return catalog.Result{}, err
 	}
+	if bytes.HasPrefix(head, elfMagic) && !maybeGoELF(ra) {
+		return catalog.Result{}, nil
+	}
 	bi, err := buildinfo.Read(ra)
 	if err != nil {
 		if isNotGo(err) {
@@ -75,6 +80,29 @@ func (*Cataloger) Parse(_ context.Context, in catalog.Input) (catalog.Result, er
 		return catalog.Result{}, fmt.Errorf("go build info: %w", err)
 	}
 	return catalog.Result{Packages: Packages(bi)}, nil
+}
+
+// maybeGoELF answers from the section headers alone whether an ELF file can
+// hold Go build information, so the common case (a C binary or library) costs
+// a few small reads instead of buildinfo's scan of the data segment. Files
+// without section headers fall through to the full search.
+func maybeGoELF(ra io.ReaderAt) bool {
+	f, err := elf.NewFile(ra)
+	if err != nil {
+		return true // let buildinfo report what is wrong
+	}
+	if len(f.Sections) <= 1 {
+		return true
+	}
+	for _, s := range f.Sections {
+		switch s.Name {
+		case ".go.buildinfo", ".note.go.buildid":
+			// The Go linker names the section for both internal and
+			// external linking (Go 1.13+); stripping keeps section names.
+			return true
+		}
+	}
+	return false
 }
 
 // isNotGo tells "this executable was not built by Go" from a damaged Go

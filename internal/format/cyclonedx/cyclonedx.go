@@ -77,7 +77,11 @@ func (Encoder) Encode(w io.Writer, doc *sbom.SBOM) error {
 		return err
 	}
 	enc := cdx.NewBOMEncoder(w, cdx.BOMFileFormatJSON).SetPretty(true).SetEscapeHTML(false)
-	if err := enc.EncodeVersion(bom, cdx.SpecVersion1_6); err != nil {
+	// toBOM builds a 1.6 document directly (SpecVersion and $schema set),
+	// so Encode is enough: EncodeVersion would deep-copy the whole BOM
+	// through gob to convert versions, which costs more than the scan of a
+	// small root filesystem.
+	if err := enc.Encode(bom); err != nil {
 		return fmt.Errorf("cyclonedx: %w", err)
 	}
 	return nil
@@ -96,6 +100,8 @@ func toBOM(doc *sbom.SBOM) (*cdx.BOM, error) {
 	}
 	bom := cdx.NewBOM()
 	bom.SpecVersion = cdx.SpecVersion1_6
+	bom.JSONSchema = "http://cyclonedx.org/schema/bom-1.6.schema.json"
+	bom.XMLNS = "http://cyclonedx.org/schema/bom/1.6"
 	bom.SerialNumber = serial
 
 	meta := &cdx.Metadata{
