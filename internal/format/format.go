@@ -38,7 +38,7 @@ func Encoders() map[string]Encoder {
 	return map[string]Encoder{
 		"table":          table.Encoder{},
 		"json":           jsonfmt.Encoder{},
-		"cyclonedx-json": cyclonedx.Encoder{},
+		"cyclonedx-json": cyclonedx.Encoder{OmitFiles: true},
 		"spdx-json":      spdx.Encoder{},
 	}
 }

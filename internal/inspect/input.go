@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 
 	"github.com/bulkhead-sec/bulkhead/internal/catalog"
 )
@@ -127,7 +126,7 @@ func (c *capped) Read(p []byte) (int, error) {
 // diskFile is a regular file of a directory tree: random access is free.
 type diskFile struct {
 	path string
-	f    *os.File
+	f    io.ReaderAt
 	size int64
 	mode fs.FileMode
 	max  int64

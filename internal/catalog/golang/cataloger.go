@@ -10,7 +10,6 @@ import (
 	"bytes"
 	"context"
 	"debug/buildinfo"
-	"debug/elf"
 	"fmt"
 	"io"
 	"io/fs"
@@ -20,6 +19,7 @@ import (
 	packageurl "github.com/package-url/packageurl-go"
 
 	"github.com/bulkhead-sec/bulkhead/internal/catalog"
+	"github.com/bulkhead-sec/bulkhead/internal/catalog/elfsect"
 	"github.com/bulkhead-sec/bulkhead/internal/sbom"
 )
 
@@ -69,7 +69,7 @@ func (*Cataloger) Parse(_ context.Context, in catalog.Input) (catalog.Result, er
 	if err != nil {
 		return catalog.Result{}, err
 	}
-	if bytes.HasPrefix(head, elfMagic) && !maybeGoELF(ra) {
+	if bytes.HasPrefix(head, elfMagic) && !maybeGoELF(ra, in.Size()) {
 		return catalog.Result{}, nil
 	}
 	bi, err := buildinfo.Read(ra)
@@ -84,25 +84,14 @@ func (*Cataloger) Parse(_ context.Context, in catalog.Input) (catalog.Result, er
 
 // maybeGoELF answers from the section headers alone whether an ELF file can
 // hold Go build information, so the common case (a C binary or library) costs
-// a few small reads instead of buildinfo's scan of the data segment. Files
+// three small reads instead of buildinfo's scan of the data segment. Files
 // without section headers fall through to the full search.
-func maybeGoELF(ra io.ReaderAt) bool {
-	f, err := elf.NewFile(ra)
-	if err != nil {
-		return true // let buildinfo report what is wrong
+func maybeGoELF(ra io.ReaderAt, size int64) bool {
+	found, err := elfsect.Find(ra, size, ".go.buildinfo", ".note.go.buildid")
+	if err != nil || len(found) > 0 {
+		return true // let buildinfo decide, or report what is wrong
 	}
-	if len(f.Sections) <= 1 {
-		return true
-	}
-	for _, s := range f.Sections {
-		switch s.Name {
-		case ".go.buildinfo", ".note.go.buildid":
-			// The Go linker names the section for both internal and
-			// external linking (Go 1.13+); stripping keeps section names.
-			return true
-		}
-	}
-	return false
+	return !elfsect.HasSections(ra, size)
 }
 
 // isNotGo tells "this executable was not built by Go" from a damaged Go

@@ -11,6 +11,7 @@ import (
 	"strconv"
 
 	"github.com/bulkhead-sec/bulkhead/internal/catalog"
+	"github.com/bulkhead-sec/bulkhead/internal/catalog/elfsect"
 	"github.com/bulkhead-sec/bulkhead/internal/sbom"
 )
 
@@ -55,6 +56,11 @@ func parseAuditBinary(in catalog.Input, foundBy string) ([]sbom.Package, error) 
 	ra, err := in.ReaderAt()
 	if err != nil {
 		return nil, fmt.Errorf("open ELF: %w", err)
+	}
+	// Three small reads rule out the common case, an ELF without the
+	// section, before debug/elf parses everything.
+	if found, err := elfsect.Find(ra, in.Size(), ".dep-v0", ".rust-deps-v0"); err == nil && len(found) == 0 {
+		return nil, nil
 	}
 	f, err := elf.NewFile(io.NewSectionReader(ra, 0, in.Size()))
 	if err != nil {

@@ -66,13 +66,18 @@ const (
 )
 
 // Encoder writes CycloneDX 1.6 JSON.
-type Encoder struct{}
+type Encoder struct {
+	// OmitFiles leaves out the files each OS package installed (one
+	// property per file: thousands for a Debian image, most of the
+	// document). Bulkhead's own JSON always keeps them.
+	OmitFiles bool
+}
 
 // Encode writes doc to w as a CycloneDX 1.6 JSON BOM. It does not modify
 // doc. The output is deterministic: the serial number is derived from the
 // document's content (including Created) rather than random.
-func (Encoder) Encode(w io.Writer, doc *sbom.SBOM) error {
-	bom, err := toBOM(doc)
+func (e Encoder) Encode(w io.Writer, doc *sbom.SBOM) error {
+	bom, err := toBOM(doc, e.OmitFiles)
 	if err != nil {
 		return err
 	}
@@ -87,7 +92,7 @@ func (Encoder) Encode(w io.Writer, doc *sbom.SBOM) error {
 	return nil
 }
 
-func toBOM(doc *sbom.SBOM) (*cdx.BOM, error) {
+func toBOM(doc *sbom.SBOM, omitFiles bool) (*cdx.BOM, error) {
 	if doc == nil {
 		return nil, errors.New("cyclonedx: nil document")
 	}
@@ -127,7 +132,7 @@ func toBOM(doc *sbom.SBOM) (*cdx.BOM, error) {
 	}
 	seen := make(map[string]int, len(pkgs))
 	for _, p := range pkgs {
-		c := packageComponent(p)
+		c := packageComponent(p, omitFiles)
 		// bom-refs must be unique; package IDs are, unless the caller
 		// put the same package at the same place twice.
 		if n := seen[c.BOMRef]; n > 0 {
@@ -264,7 +269,7 @@ func unknownProps(us []sbom.Unknown) *[]cdx.Property {
 	return ps.ptr()
 }
 
-func packageComponent(p sbom.Package) cdx.Component {
+func packageComponent(p sbom.Package, omitFiles bool) cdx.Component {
 	ref := p.ID
 	if ref == "" {
 		q := p
@@ -286,8 +291,10 @@ func packageComponent(p sbom.Package) cdx.Component {
 		ps = append(ps, cdx.Property{Name: n + "path", Value: l.Path})
 		ps.add(n+"layer", l.Layer)
 	}
-	for _, f := range p.Files {
-		ps.add(propFile, f)
+	if !omitFiles {
+		for _, f := range p.Files {
+			ps.add(propFile, f)
+		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(p.Metadata)) {
 		ps.add(propMetadata+k, p.Metadata[k])
