@@ -341,6 +341,9 @@ func distroOf(parts map[string][]catalog.Part) *sbom.Distro {
 // linkOwners marks language packages and binaries whose primary file an OS
 // package installed.
 func linkOwners(pkgs []sbom.Package) {
+	if !slices.ContainsFunc(pkgs, func(p sbom.Package) bool { return !isOS(p.Type) }) {
+		return // nothing to link: skip indexing thousands of owned files
+	}
 	owner := map[string]string{}
 	for _, p := range pkgs {
 		if !isOS(p.Type) {

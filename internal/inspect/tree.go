@@ -211,7 +211,7 @@ func (w *treeWalk) file(dirFD int, name, abs string, size int64, mode fs.FileMod
 	}
 	// A raw descriptor, not an *os.File: os.NewFile would try (and fail) to
 	// register a non-blocking regular file with the network poller.
-	f := rawFile(fd)
+	f := &headCache{r: rawFile(fd), size: size}
 	defer unix.Close(fd)
 	for _, c := range ws {
 		in := &diskFile{path: abs, f: f, size: size, mode: mode, max: w.e.limits.MaxFileSize}
@@ -248,6 +248,44 @@ func (r rawFile) ReadAt(p []byte, off int64) (int, error) {
 			return n, io.EOF
 		}
 		n += m
+	}
+	return n, nil
+}
+
+// headCache serves reads within a file's first 4 KiB from memory after one
+// read. Binary catalogers all start there (magic bytes, ELF header), and
+// several catalogers look at the same file.
+type headCache struct {
+	r      io.ReaderAt
+	size   int64
+	head   []byte
+	loaded bool
+}
+
+const headSize = 4 << 10
+
+func (c *headCache) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("negative offset")
+	}
+	if off+int64(len(p)) > headSize && !(c.size <= headSize) {
+		return c.r.ReadAt(p, off)
+	}
+	if !c.loaded {
+		c.head = make([]byte, min(headSize, c.size))
+		n, err := c.r.ReadAt(c.head, 0)
+		if err != nil && err != io.EOF {
+			return 0, err
+		}
+		c.head = c.head[:n]
+		c.loaded = true
+	}
+	if off >= int64(len(c.head)) {
+		return 0, io.EOF
+	}
+	n := copy(p, c.head[off:])
+	if n < len(p) {
+		return n, io.EOF
 	}
 	return n, nil
 }

@@ -2,6 +2,7 @@ package dpkg
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"path"
@@ -51,6 +52,11 @@ func parseMD5Sums(r io.Reader) ([]string, error) {
 
 // commonLicense matches references to /usr/share/common-licenses/NAME, the
 // way most non-DEP-5 copyright files name their license.
+var (
+	licenseField      = []byte("License:")
+	commonLicensesDir = []byte("/usr/share/common-licenses/")
+)
+
 var commonLicense = regexp.MustCompile(`/usr/share/common-licenses/([A-Za-z0-9._+-]+)`)
 
 // parseCopyright extracts license names from a copyright file: DEP-5
@@ -68,17 +74,17 @@ func parseCopyright(r io.Reader) ([]string, error) {
 		out = append(out, l)
 	}
 	for sc.Scan() {
-		line := sc.Text()
-		if v, ok := strings.CutPrefix(line, "License:"); ok {
+		line := sc.Bytes()
+		if v, ok := bytes.CutPrefix(line, licenseField); ok {
 			// "License: GPL-2+ or Artistic": keep each alternative.
-			for _, alt := range splitAlternatives(v) {
+			for _, alt := range splitAlternatives(string(v)) {
 				add(alt)
 			}
 			continue
 		}
-		if strings.Contains(line, "/usr/share/common-licenses/") {
-			for _, m := range commonLicense.FindAllStringSubmatch(line, -1) {
-				add(strings.TrimSuffix(m[1], "."))
+		if bytes.Contains(line, commonLicensesDir) {
+			for _, m := range commonLicense.FindAllSubmatch(line, -1) {
+				add(strings.TrimSuffix(string(m[1]), "."))
 			}
 		}
 	}
