@@ -35,7 +35,8 @@ type Input interface {
 	// ReaderAt gives random access to the content. On streamed sources it
 	// buffers the whole file in memory (bounded by the per-file limit), so
 	// call it only when the format needs it (zip, ELF). It must be called
-	// before any Read.
+	// before any Read. The bytes behind it are reused for the next file:
+	// nothing returned from Parse may refer to them (copy, e.g. string(b)).
 	ReaderAt() (io.ReaderAt, error)
 }
 

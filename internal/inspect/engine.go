@@ -193,17 +193,17 @@ func (e *Engine) readLayers(ctx context.Context, img Image, idx []int, results [
 // content does not match the DiffID the image claims: a cached result is
 // keyed by DiffID, so an unverified one could poison the cache.
 func (e *Engine) analyzeVerified(ctx context.Context, r io.Reader, want string) (*LayerResult, error) {
-	h := sha256.New()
-	tee := io.TeeReader(r, h)
-	lr, err := e.analyzeTar(ctx, tee, want)
+	hp := newHashPipe(r)
+	defer hp.Close()
+	lr, err := e.analyzeTar(ctx, hp, want)
 	if err != nil {
 		return nil, err
 	}
 	// Hash whatever follows the tar's end marker too.
-	if _, err := io.Copy(io.Discard, tee); err != nil {
+	got, err := hp.Sum()
+	if err != nil {
 		return nil, fmt.Errorf("layer %s: %w", short(want), err)
 	}
-	got := "sha256:" + hex.EncodeToString(h.Sum(nil))
 	if want != "" && got != want {
 		return nil, fmt.Errorf("layer content hashes to %s but the image config says %s: refusing a tampered layer", got, want)
 	}

@@ -26,6 +26,10 @@ type streamFile struct {
 	// sequential read must not consume the stream.
 	shared   bool
 	consumed bool
+	// scratch, when set, is a buffer reused across the files of one layer
+	// for full loads (executables, archives): catalogers must not keep
+	// references into an Input's bytes after Parse returns.
+	scratch *[]byte
 }
 
 func (f *streamFile) load() ([]byte, error) {
@@ -39,7 +43,15 @@ func (f *streamFile) load() ([]byte, error) {
 		f.err = fmt.Errorf("%s (%d bytes): %w", f.path, f.size, catalog.ErrTooLarge)
 		return nil, f.err
 	}
-	buf := make([]byte, f.size)
+	var buf []byte
+	if f.scratch != nil && int64(cap(*f.scratch)) >= f.size {
+		buf = (*f.scratch)[:f.size]
+	} else {
+		buf = make([]byte, f.size)
+		if f.scratch != nil && f.size <= maxScratch {
+			*f.scratch = buf
+		}
+	}
 	_, err := io.ReadFull(f.br, buf)
 	f.consumed = true
 	if err != nil {
@@ -49,6 +61,10 @@ func (f *streamFile) load() ([]byte, error) {
 	f.full = buf
 	return buf, nil
 }
+
+// maxScratch is the largest buffer kept for reuse between files; larger
+// files get their own allocation, freed after use.
+const maxScratch = 64 << 20
 
 // view is what one cataloger sees of a streamFile.
 type view struct {

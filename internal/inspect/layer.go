@@ -73,6 +73,26 @@ type counter struct {
 	what string
 }
 
+// Seek lets archive/tar skip file bodies without copying them when the
+// underlying reader can (forward relative seeks only); skipped bytes count
+// toward the limit.
+func (c *counter) Seek(offset int64, whence int) (int64, error) {
+	s, ok := c.r.(io.Seeker)
+	if !ok {
+		return 0, errors.New("not seekable")
+	}
+	if whence == io.SeekCurrent && offset > 0 && c.n+offset > c.max {
+		return 0, fmt.Errorf("%s: more than %d decompressed bytes: %w", c.what, c.max, ErrLimit)
+	}
+	before, err := s.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return 0, err
+	}
+	after, err := s.Seek(offset, whence)
+	c.n += after - before
+	return after, err
+}
+
 func (c *counter) Read(p []byte) (int, error) {
 	if c.n >= c.max {
 		return 0, fmt.Errorf("%s: more than %d decompressed bytes: %w", c.what, c.max, ErrLimit)
@@ -107,6 +127,7 @@ func (e *Engine) analyzeTar(ctx context.Context, r io.Reader, diffID string) (*L
 	cr := &counter{r: r, max: e.limits.MaxLayerBytes, what: "layer " + short(diffID)}
 	tr := tar.NewReader(cr)
 	br := bufio.NewReaderSize(nil, 64<<10)
+	var scratch []byte
 	seen := map[string]int{} // wanted regular file path → index in res.Parts (first part), for hard links
 	wanting := make([]catalog.Cataloger, 0, len(e.cats))
 	unknown := func(p, msg string) {
@@ -198,7 +219,7 @@ func (e *Engine) analyzeTar(ctx context.Context, r io.Reader, diffID string) (*L
 			continue
 		}
 		br.Reset(tr)
-		sf := &streamFile{path: p, size: hdr.Size, mode: mode, max: e.limits.MaxFileSize, br: br, shared: len(ws) > 1}
+		sf := &streamFile{path: p, size: hdr.Size, mode: mode, max: e.limits.MaxFileSize, br: br, shared: len(ws) > 1, scratch: &scratch}
 		first := len(res.Parts)
 		for _, c := range ws {
 			out, err := parseSafely(ctx, c, &view{f: sf})
