@@ -75,7 +75,7 @@ func run(n int, status, out string) error {
 			return err
 		}
 	}
-	body := []byte("synthetic file content for a benchmark layer\n")
+	body := []byte("synthetic file content for a benchmark layer, padded to 64 bytes.\n")
 	for i := range n {
 		d1 := fmt.Sprintf("data/d%03d", i%1000)
 		d2 := fmt.Sprintf("%s/e%02d", d1, (i/1000)%50)
