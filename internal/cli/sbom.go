@@ -31,6 +31,7 @@ type scanOptions struct {
 	maxFileSize int64
 	maxLayer    int64
 	maxFiles    int
+	maxPathLen  int
 }
 
 func (o *scanOptions) register(cmd *cobra.Command) {
@@ -42,6 +43,7 @@ func (o *scanOptions) register(cmd *cobra.Command) {
 	f.Int64Var(&o.maxFileSize, "max-file-size", d.MaxFileSize, "most bytes read from one file")
 	f.Int64Var(&o.maxLayer, "max-layer-size", d.MaxLayerBytes, "most decompressed bytes read from one layer")
 	f.IntVar(&o.maxFiles, "max-files", d.MaxFiles, "most entries read from one layer or tree")
+	f.IntVar(&o.maxPathLen, "max-path-len", d.MaxPathLen, "longest path accepted; longer entries are skipped and reported")
 }
 
 // inventory opens a target and returns its SBOM.
@@ -59,7 +61,7 @@ func inventory(ctx context.Context, g *globals, arg string, o *scanOptions) (*sb
 		return nil, err
 	}
 	lim := inspect.DefaultLimits()
-	lim.MaxFileSize, lim.MaxLayerBytes, lim.MaxFiles = o.maxFileSize, o.maxLayer, o.maxFiles
+	lim.MaxFileSize, lim.MaxLayerBytes, lim.MaxFiles, lim.MaxPathLen = o.maxFileSize, o.maxLayer, o.maxFiles, o.maxPathLen
 	opts := []inspect.Option{
 		inspect.WithLimits(lim),
 		inspect.WithLogger(g.log),
