@@ -41,7 +41,7 @@ big="$work/synthetic-1m.tar"
 # measure NAME CMD... : one cold run; prints "seconds kbytes".
 measure() {
   local out; out=$(mktemp)
-  /usr/bin/time -v -o "$out" "$@" >/dev/null 2>"$work/last.err" || { echo "FAILED: $*" >&2; cat "$work/last.err" >&2; rm -f "$out"; echo "nan nan"; return; }
+  /usr/bin/time -v -o "$out" timeout "${TOOL_TIMEOUT:-1200}" "$@" >/dev/null 2>"$work/last.err" || { echo "FAILED: $*" >&2; cat "$work/last.err" >&2; rm -f "$out"; echo "nan nan"; return; }
   awk -F': ' '/Elapsed \(wall clock\)/{split($2,t,":"); s=(length(t)==3)?t[1]*3600+t[2]*60+t[3]:t[1]*60+t[2]} /Maximum resident/{m=$2} END{printf "%.3f %d\n", s, m}' "$out"
   rm -f "$out"
 }

@@ -102,6 +102,8 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 	root.AddCommand(
 		sbomCommand(g),
+		scanCommand(g),
+		dbCommand(g),
 		versionCommand(g),
 	)
 	err := root.ExecuteContext(ctx)

@@ -1,0 +1,419 @@
+// Package store is Bulkhead's local advisory database: one bbolt file holding
+// advisories as compressed JSON, indexed by ecosystem and package name, with
+// the CISA KEV catalog, EPSS scores and per-source import metadata.
+//
+// Why bbolt (docs/decisions.md): a single file, pure Go, memory-mapped reads
+// with no query planner between the matcher and the bytes, and whole-import
+// atomicity from one write transaction.
+//
+// It imports the standard library, bbolt and internal/vuln/advisory.
+package store
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/bulkhead-sec/bulkhead/internal/vuln/advisory"
+)
+
+// SchemaVersion is bumped whenever the layout changes; an older file is
+// refused with a message saying how to rebuild it.
+const SchemaVersion = 1
+
+var (
+	bMeta    = []byte("meta")
+	bAdv     = []byte("advisories") // id → gzip(JSON Advisory)
+	bIndex   = []byte("index")      // ecosystem \x00 package \x00 id → ""
+	bSources = []byte("sources")    // source name → JSON SourceInfo
+	bKEV     = []byte("kev")        // CVE → JSON KEV
+	bEPSS    = []byte("epss")       // CVE → JSON EPSS
+	bHash    = []byte("hashes")     // id → sha256 of the record's JSON
+)
+
+// ErrNoDatabase is returned when the database file does not exist.
+var ErrNoDatabase = errors.New("no vulnerability database")
+
+// DB is an open advisory database.
+type DB struct {
+	b    *bolt.DB
+	path string
+}
+
+// SourceInfo is what the database knows about one imported source.
+type SourceInfo struct {
+	Name      string    `json:"name"`
+	Records   int       `json:"records"`
+	Imported  time.Time `json:"imported"`
+	Newest    time.Time `json:"newestModified,omitempty"`
+	Origin    string    `json:"origin,omitempty"`
+	Withdrawn int       `json:"withdrawn,omitempty"`
+}
+
+// Status summarises the database.
+type Status struct {
+	Path       string       `json:"path"`
+	Schema     int          `json:"schema"`
+	Built      time.Time    `json:"built"`
+	Updated    time.Time    `json:"updated"`
+	Advisories int          `json:"advisories"`
+	KEV        int          `json:"kev"`
+	EPSS       int          `json:"epss"`
+	Sources    []SourceInfo `json:"sources"`
+}
+
+// Open opens (creating when create is set) the database at path.
+func Open(path string, create bool) (*DB, error) {
+	if !create {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w at %s: run 'bulkhead db update' (online) or 'bulkhead db import-bundle FILE' (air-gapped)", ErrNoDatabase, path)
+		}
+	}
+	b, err := bolt.Open(path, 0o644, &bolt.Options{Timeout: 5 * time.Second, ReadOnly: !create})
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	db := &DB{b: b, path: path}
+	if create {
+		err = b.Update(func(tx *bolt.Tx) error {
+			for _, n := range [][]byte{bMeta, bAdv, bIndex, bSources, bKEV, bEPSS, bHash} {
+				if _, err := tx.CreateBucketIfNotExists(n); err != nil {
+					return err
+				}
+			}
+			m := tx.Bucket(bMeta)
+			if m.Get([]byte("schema")) == nil {
+				m.Put([]byte("schema"), []byte(fmt.Sprint(SchemaVersion)))
+				m.Put([]byte("built"), []byte(time.Now().UTC().Format(time.RFC3339)))
+			}
+			return nil
+		})
+		if err != nil {
+			b.Close()
+			return nil, err
+		}
+	}
+	if err := db.checkSchema(); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func (db *DB) checkSchema() error {
+	return db.b.View(func(tx *bolt.Tx) error {
+		m := tx.Bucket(bMeta)
+		if m == nil {
+			return fmt.Errorf("%s is not a Bulkhead vulnerability database", db.path)
+		}
+		if got := string(m.Get([]byte("schema"))); got != fmt.Sprint(SchemaVersion) {
+			return fmt.Errorf("%s has schema %q, this Bulkhead reads %d: rebuild it with 'bulkhead db update' or import a newer bundle", db.path, got, SchemaVersion)
+		}
+		return nil
+	})
+}
+
+// Close closes the database.
+func (db *DB) Close() error { return db.b.Close() }
+
+// Path is the database file.
+func (db *DB) Path() string { return db.path }
+
+// IndexKey is how packages are looked up: the ecosystem as OSV names it,
+// including the release for distributions ("Debian:12"), and the package
+// name normalised for that ecosystem.
+func IndexKey(ecosystem, pkg string) string {
+	return ecosystem + "\x00" + NormalizeName(ecosystem, pkg) + "\x00"
+}
+
+// NormalizeName applies the ecosystem's name equivalence: PEP 503 for PyPI,
+// case-insensitivity for NuGet, Packagist and RubyGems-insensitive? (no:
+// RubyGems is case-sensitive), as is everything else.
+func NormalizeName(ecosystem, pkg string) string {
+	switch baseEcosystem(ecosystem) {
+	case "PyPI":
+		pkg = strings.ToLower(pkg)
+		var b strings.Builder
+		prevSep := false
+		for _, r := range pkg {
+			if r == '-' || r == '_' || r == '.' {
+				if !prevSep {
+					b.WriteByte('-')
+				}
+				prevSep = true
+				continue
+			}
+			prevSep = false
+			b.WriteRune(r)
+		}
+		return b.String()
+	case "NuGet", "Packagist":
+		return strings.ToLower(pkg)
+	}
+	return pkg
+}
+
+func baseEcosystem(e string) string {
+	b, _, _ := strings.Cut(e, ":")
+	return b
+}
+
+// ImportStats says what one import changed.
+type ImportStats struct {
+	Source             string
+	Added, Updated     int
+	Unchanged, Skipped int
+}
+
+// Import stores advisories from one source in a single transaction: records
+// whose content did not change are left alone, so re-importing a mirror
+// rewrites only what changed. Nothing is stored if the transaction fails.
+func (db *DB) Import(source, origin string, advs []advisory.Advisory) (ImportStats, error) {
+	st := ImportStats{Source: source}
+	err := db.b.Update(func(tx *bolt.Tx) error {
+		adv, idx, hb := tx.Bucket(bAdv), tx.Bucket(bIndex), tx.Bucket(bHash)
+		info := SourceInfo{Name: source, Origin: origin}
+		if raw := tx.Bucket(bSources).Get([]byte(source)); raw != nil {
+			_ = json.Unmarshal(raw, &info)
+			info.Origin = origin
+		}
+		for i := range advs {
+			a := &advs[i]
+			if a.ID == "" {
+				st.Skipped++
+				continue
+			}
+			if a.Source == "" {
+				a.Source = source
+			}
+			js, err := json.Marshal(a)
+			if err != nil {
+				return fmt.Errorf("advisory %s: %w", a.ID, err)
+			}
+			sum := sha256.Sum256(js)
+			old := hb.Get([]byte(a.ID))
+			if old != nil && bytes.Equal(old, sum[:]) {
+				st.Unchanged++
+				continue
+			}
+			if old != nil {
+				// Remove the previous version's index entries.
+				if prev, err := getAdvisory(adv, a.ID); err == nil {
+					for _, af := range prev.Affected {
+						idx.Delete([]byte(IndexKey(af.Ecosystem, af.Package) + a.ID))
+					}
+				}
+				st.Updated++
+			} else {
+				st.Added++
+				info.Records++
+				if a.Withdrawn != nil {
+					info.Withdrawn++
+				}
+			}
+			var buf bytes.Buffer
+			zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+			zw.Write(js)
+			zw.Close()
+			if err := adv.Put([]byte(a.ID), buf.Bytes()); err != nil {
+				return err
+			}
+			if err := hb.Put([]byte(a.ID), sum[:]); err != nil {
+				return err
+			}
+			for _, af := range a.Affected {
+				if af.Ecosystem == "" || af.Package == "" {
+					continue
+				}
+				if err := idx.Put([]byte(IndexKey(af.Ecosystem, af.Package)+a.ID), nil); err != nil {
+					return err
+				}
+			}
+			if a.Modified.After(info.Newest) {
+				info.Newest = a.Modified
+			}
+		}
+		info.Imported = time.Now().UTC()
+		raw, _ := json.Marshal(info)
+		if err := tx.Bucket(bSources).Put([]byte(source), raw); err != nil {
+			return err
+		}
+		return tx.Bucket(bMeta).Put([]byte("updated"), []byte(info.Imported.Format(time.RFC3339)))
+	})
+	return st, err
+}
+
+// ImportKEV replaces the KEV catalog.
+func (db *DB) ImportKEV(origin string, kevs []advisory.KEV) error {
+	return db.replaceSet(bKEV, "kev", origin, len(kevs), func(put func(k string, v any) error) error {
+		for _, k := range kevs {
+			if err := put(k.CVE, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ImportEPSS replaces the EPSS scores.
+func (db *DB) ImportEPSS(origin string, scores []advisory.EPSS) error {
+	return db.replaceSet(bEPSS, "epss", origin, len(scores), func(put func(k string, v any) error) error {
+		for _, s := range scores {
+			if err := put(s.CVE, s); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (db *DB) replaceSet(bucket []byte, source, origin string, n int, fill func(func(string, any) error) error) error {
+	return db.b.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bucket); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+			return err
+		}
+		b, err := tx.CreateBucket(bucket)
+		if err != nil {
+			return err
+		}
+		if err := fill(func(k string, v any) error {
+			raw, err := json.Marshal(v)
+			if err != nil {
+				return err
+			}
+			return b.Put([]byte(k), raw)
+		}); err != nil {
+			return err
+		}
+		info, _ := json.Marshal(SourceInfo{Name: source, Origin: origin, Records: n, Imported: time.Now().UTC()})
+		return tx.Bucket(bSources).Put([]byte(source), info)
+	})
+}
+
+func getAdvisory(b *bolt.Bucket, id string) (*advisory.Advisory, error) {
+	raw := b.Get([]byte(id))
+	if raw == nil {
+		return nil, fmt.Errorf("advisory %s not found", id)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("advisory %s: %w", id, err)
+	}
+	var a advisory.Advisory
+	if err := json.NewDecoder(io.LimitReader(zr, 64<<20)).Decode(&a); err != nil {
+		return nil, fmt.Errorf("advisory %s: %w", id, err)
+	}
+	return &a, nil
+}
+
+// Lookup returns the advisories naming pkg in ecosystem.
+func (db *DB) Lookup(ecosystem, pkg string) ([]*advisory.Advisory, error) {
+	var out []*advisory.Advisory
+	prefix := []byte(IndexKey(ecosystem, pkg))
+	err := db.b.View(func(tx *bolt.Tx) error {
+		adv := tx.Bucket(bAdv)
+		c := tx.Bucket(bIndex).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			a, err := getAdvisory(adv, string(k[len(prefix):]))
+			if err != nil {
+				return err
+			}
+			out = append(out, a)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Get returns one advisory by id.
+func (db *DB) Get(id string) (*advisory.Advisory, error) {
+	var a *advisory.Advisory
+	err := db.b.View(func(tx *bolt.Tx) error {
+		var err error
+		a, err = getAdvisory(tx.Bucket(bAdv), id)
+		return err
+	})
+	return a, err
+}
+
+// KEV returns the KEV entry for a CVE.
+func (db *DB) KEV(cve string) (advisory.KEV, bool) {
+	var k advisory.KEV
+	ok := db.getJSON(bKEV, cve, &k)
+	return k, ok
+}
+
+// EPSS returns the EPSS score for a CVE.
+func (db *DB) EPSS(cve string) (advisory.EPSS, bool) {
+	var e advisory.EPSS
+	ok := db.getJSON(bEPSS, cve, &e)
+	return e, ok
+}
+
+func (db *DB) getJSON(bucket []byte, key string, v any) bool {
+	found := false
+	db.b.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucket)
+		if b == nil {
+			return nil
+		}
+		if raw := b.Get([]byte(key)); raw != nil {
+			found = json.Unmarshal(raw, v) == nil
+		}
+		return nil
+	})
+	return found
+}
+
+// Status reads the database's metadata.
+func (db *DB) Status() (Status, error) {
+	st := Status{Path: db.path, Schema: SchemaVersion}
+	err := db.b.View(func(tx *bolt.Tx) error {
+		m := tx.Bucket(bMeta)
+		st.Built, _ = time.Parse(time.RFC3339, string(m.Get([]byte("built"))))
+		st.Updated, _ = time.Parse(time.RFC3339, string(m.Get([]byte("updated"))))
+		st.Advisories = tx.Bucket(bAdv).Stats().KeyN
+		if b := tx.Bucket(bKEV); b != nil {
+			st.KEV = b.Stats().KeyN
+		}
+		if b := tx.Bucket(bEPSS); b != nil {
+			st.EPSS = b.Stats().KeyN
+		}
+		return tx.Bucket(bSources).ForEach(func(k, v []byte) error {
+			var si SourceInfo
+			if err := json.Unmarshal(v, &si); err != nil {
+				return err
+			}
+			st.Sources = append(st.Sources, si)
+			return nil
+		})
+	})
+	sort.Slice(st.Sources, func(i, j int) bool { return st.Sources[i].Name < st.Sources[j].Name })
+	return st, err
+}
+
+// Ecosystems lists the ecosystems present in the index (for diagnostics).
+func (db *DB) Ecosystems() ([]string, error) {
+	var out []string
+	err := db.b.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bIndex).Cursor()
+		for k, _ := c.First(); k != nil; {
+			eco, _, _ := bytes.Cut(k, []byte{0})
+			out = append(out, string(eco))
+			k, _ = c.Seek(append(slices.Clone(eco), 1))
+		}
+		return nil
+	})
+	return out, err
+}
