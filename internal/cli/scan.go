@@ -14,6 +14,7 @@ import (
 	"github.com/bulkhead-sec/bulkhead/internal/sbom"
 	"github.com/bulkhead-sec/bulkhead/internal/vuln/match"
 	"github.com/bulkhead-sec/bulkhead/internal/vuln/store"
+	"github.com/bulkhead-sec/bulkhead/internal/vuln/suppress"
 )
 
 // dbOptions locate the advisory database.
@@ -43,6 +44,8 @@ func scanCommand(g *globals) *cobra.Command {
 		failOn     string
 		onlyFixed  bool
 		matchOwned bool
+		ignoreFile string
+		vexFiles   []string
 	)
 	cmd := &cobra.Command{
 		Use:   "scan TARGET",
@@ -60,6 +63,10 @@ above --fail-on.`,
 			}
 			if failOn != "" && sbom.SeverityRank(failOn) < 0 {
 				return fmt.Errorf("--fail-on %q: want one of %s", failOn, strings.Join(sbom.SeverityLevels, ", "))
+			}
+			rules, err := loadSuppressions(g, ignoreFile, vexFiles)
+			if err != nil {
+				return err
 			}
 			vdb, err := store.Open(db.path, false)
 			if err != nil {
@@ -84,6 +91,7 @@ above --fail-on.`,
 				}
 				findings = kept
 			}
+			rules.Apply(findings)
 			rep := &report.Report{SBOM: doc, Findings: findings, DBStatus: status}
 			if err := writeOutput(g, file, func(w io.Writer) error { return enc.Encode(w, rep) }); err != nil {
 				return err
@@ -109,6 +117,8 @@ above --fail-on.`,
 	f.StringVar(&file, "output-file", "", "write the output to this file instead of stdout")
 	f.StringVar(&failOn, "fail-on", "", "exit 2 when a finding has this severity or higher ("+strings.Join(sbom.SeverityLevels, ", ")+")")
 	f.BoolVar(&onlyFixed, "only-fixed", false, "report only vulnerabilities that have a fixed version")
+	f.StringVar(&ignoreFile, "ignore-file", "", "ignore file: YAML (ids, packages, expiry, reason) or plain 'ID [exp:YYYY-MM-DD] # reason' lines")
+	f.StringSliceVar(&vexFiles, "vex", nil, "OpenVEX or CycloneDX VEX document; not_affected statements suppress findings (repeatable)")
 	f.BoolVar(&matchOwned, "match-owned", false, "also match language packages and binaries installed by OS packages against language advisories")
 	return cmd
 }
@@ -128,4 +138,26 @@ func dbStatusLine(g *globals, db *store.DB, maxAge time.Duration) string {
 			time.Since(updated).Round(time.Hour), maxAge)
 	}
 	return fmt.Sprintf("%d advisories from %d sources, updated %s", st.Advisories, len(st.Sources), updated.Format(time.RFC3339))
+}
+
+func loadSuppressions(g *globals, ignoreFile string, vexFiles []string) (*suppress.Set, error) {
+	var sets []*suppress.Set
+	if ignoreFile != "" {
+		s, err := suppress.LoadIgnoreFile(ignoreFile, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range s.Expired {
+			fmt.Fprintf(g.stderr, "bulkhead: warning: %s: the entry for %s expired on %s and no longer applies\n", r.Origin, r.ID, r.Expires.Format("2006-01-02"))
+		}
+		sets = append(sets, s)
+	}
+	for _, v := range vexFiles {
+		s, err := suppress.LoadVEX(v)
+		if err != nil {
+			return nil, err
+		}
+		sets = append(sets, s)
+	}
+	return suppress.Merge(sets...), nil
 }
