@@ -47,7 +47,7 @@ func TestApply(t *testing.T) {
 		{finding("CVE-2024-0001", "curl", "pkg:deb/debian/curl@7.88.1"), "ignore file ignore.yaml: not reachable"},
 		{finding("CVE-2024-0002", "libc6", libc), "ignore file ignore.yaml: mitigated by seccomp"},
 		{finding("CVE-2024-0002", "zlib1g", "pkg:deb/debian/zlib1g@1.2.13"), ""}, // other package
-		{finding("CVE-2024-0003", "curl", ""), ""},                                   // expired
+		{finding("CVE-2024-0003", "curl", ""), ""},                               // expired
 		{finding("CVE-2024-0004", "curl", ""), "ignore file ignore.txt: vendor fix pending"},
 		{finding("CVE-2024-9999", "lodash", "", "GHSA-aaaa-bbbb-cccc"), "ignore file ignore.txt"}, // by alias
 		{finding("CVE-2024-0005", "openssl", ssl), "VEX openvex.json: not_affected (vulnerable_code_not_in_execute_path)"},
