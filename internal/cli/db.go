@@ -41,7 +41,32 @@ func sniffFormat(p string) (string, error) {
 		return "", err
 	}
 	if st.IsDir() {
-		return "osv", nil
+		// A directory is sniffed by its first advisory-looking file.
+		var first string
+		filepath.WalkDir(p, func(q string, d os.DirEntry, err error) error {
+			if err != nil || first != "" {
+				return filepath.SkipDir
+			}
+			switch strings.ToLower(filepath.Ext(q)) {
+			case ".json", ".yaml", ".yml":
+				if d.Type().IsRegular() {
+					first = q
+					return filepath.SkipAll
+				}
+			}
+			return nil
+		})
+		if first == "" {
+			return "", fmt.Errorf("%s: no .json or .yaml advisory files", p)
+		}
+		f, err := sniffFormat(first)
+		if err != nil {
+			return "", err
+		}
+		if f != "osv" && f != "alpine-secdb" && f != "debian-tracker" {
+			return "", fmt.Errorf("%s: a directory of %s files is not supported; import the file", p, f)
+		}
+		return f, nil
 	}
 	switch strings.ToLower(filepath.Ext(p)) {
 	case ".zip":

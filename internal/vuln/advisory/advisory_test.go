@@ -319,12 +319,15 @@ func TestAlpineSecDB(t *testing.T) {
 	}{
 		{name: "json", path: "testdata/alpine/json", n: 49 + 6 + 5, check: func(t *testing.T, advs []Advisory) {
 			for _, a := range advs {
-				if a.ID == "CVE-2022-1292" {
+				if strings.HasSuffix(a.ID, "-CVE-2022-1292") {
 					t.Error("\"0\" key imported as affected")
+				}
+				if len(a.Aliases) != 1 || !strings.HasSuffix(a.ID, "-"+a.Aliases[0]) {
+					t.Errorf("%s: the id must name release, package and CVE, with the CVE as alias: %v", a.ID, a.Aliases)
 				}
 			}
 			m := byID(advs)
-			if a := m["CVE-2023-6237"]; a.Affected[0].Ecosystem != "Alpine:v3.19" || a.Affected[0].Ranges[0].Events[1].Fixed != "3.1.4-r5" {
+			if a := m["ALPINE-v3.19-openssl-CVE-2023-6237"]; a.Affected[0].Ecosystem != "Alpine:v3.19" || a.Affected[0].Ranges[0].Events[1].Fixed != "3.1.4-r5" {
 				t.Errorf("two ids on one line: %+v", a)
 			}
 		}},

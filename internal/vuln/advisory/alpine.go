@@ -128,8 +128,12 @@ func readAlpineSecDB(r io.Reader, file string, o options) ([]Advisory, []RecordE
 						continue
 					}
 					index[id] = len(advs)
+					// secdb names a CVE once per package and release; the id
+					// says which, so records of different releases and
+					// packages do not replace each other in a store.
 					advs = append(advs, Advisory{
-						ID:     id,
+						ID:      "ALPINE-" + strings.TrimPrefix(eco, "Alpine:") + "-" + p.Name + "-" + id,
+						Aliases: []string{id},
 						Source: SourceAlpineSecDB,
 						Affected: []Affected{{
 							Ecosystem: eco,

@@ -197,21 +197,22 @@ func (db *DB) Import(source, origin string, advs []advisory.Advisory) (ImportSta
 			if a.Source == "" {
 				a.Source = source
 			}
+			key := storeKey(a)
 			js, err := json.Marshal(a)
 			if err != nil {
 				return fmt.Errorf("advisory %s: %w", a.ID, err)
 			}
 			sum := sha256.Sum256(js)
-			old := hb.Get([]byte(a.ID))
+			old := hb.Get(key)
 			if old != nil && bytes.Equal(old, sum[:]) {
 				st.Unchanged++
 				continue
 			}
 			if old != nil {
 				// Remove the previous version's index entries.
-				if prev, err := getAdvisory(adv, a.ID); err == nil {
+				if prev, err := getAdvisory(adv, string(key)); err == nil {
 					for _, af := range prev.Affected {
-						idx.Delete([]byte(IndexKey(af.Ecosystem, af.Package) + a.ID))
+						idx.Delete(append([]byte(IndexKey(af.Ecosystem, af.Package)), key...))
 					}
 				}
 				st.Updated++
@@ -226,17 +227,17 @@ func (db *DB) Import(source, origin string, advs []advisory.Advisory) (ImportSta
 			zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
 			zw.Write(js)
 			zw.Close()
-			if err := adv.Put([]byte(a.ID), buf.Bytes()); err != nil {
+			if err := adv.Put(key, buf.Bytes()); err != nil {
 				return err
 			}
-			if err := hb.Put([]byte(a.ID), sum[:]); err != nil {
+			if err := hb.Put(key, sum[:]); err != nil {
 				return err
 			}
 			for _, af := range a.Affected {
 				if af.Ecosystem == "" || af.Package == "" {
 					continue
 				}
-				if err := idx.Put([]byte(IndexKey(af.Ecosystem, af.Package)+a.ID), nil); err != nil {
+				if err := idx.Put(append([]byte(IndexKey(af.Ecosystem, af.Package)), key...), nil); err != nil {
 					return err
 				}
 			}
@@ -301,6 +302,12 @@ func (db *DB) replaceSet(bucket []byte, source, origin string, n int, fill func(
 	})
 }
 
+// storeKey qualifies an advisory id with its source: two feeds may both
+// publish a bare "CVE-2024-1234" with different content.
+func storeKey(a *advisory.Advisory) []byte {
+	return []byte(a.Source + "/" + a.ID)
+}
+
 func getAdvisory(b *bolt.Bucket, id string) (*advisory.Advisory, error) {
 	raw := b.Get([]byte(id))
 	if raw == nil {
@@ -336,12 +343,12 @@ func (db *DB) Lookup(ecosystem, pkg string) ([]*advisory.Advisory, error) {
 	return out, err
 }
 
-// Get returns one advisory by id.
-func (db *DB) Get(id string) (*advisory.Advisory, error) {
+// Get returns one advisory by source and id.
+func (db *DB) Get(source, id string) (*advisory.Advisory, error) {
 	var a *advisory.Advisory
 	err := db.b.View(func(tx *bolt.Tx) error {
 		var err error
-		a, err = getAdvisory(tx.Bucket(bAdv), id)
+		a, err = getAdvisory(tx.Bucket(bAdv), source+"/"+id)
 		return err
 	})
 	return a, err
