@@ -188,6 +188,8 @@ func (db *DB) Import(source, origin string, advs []advisory.Advisory) (ImportSta
 			_ = json.Unmarshal(raw, &info)
 			info.Origin = origin
 		}
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed) // reused: a flate writer costs ~1 MB to make
 		for i := range advs {
 			a := &advs[i]
 			if a.ID == "" {
@@ -223,11 +225,12 @@ func (db *DB) Import(source, origin string, advs []advisory.Advisory) (ImportSta
 					info.Withdrawn++
 				}
 			}
-			var buf bytes.Buffer
-			zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+			buf.Reset()
+			zw.Reset(&buf)
 			zw.Write(js)
 			zw.Close()
-			if err := adv.Put(key, buf.Bytes()); err != nil {
+			// bbolt keeps the slice until commit: give it its own copy.
+			if err := adv.Put(key, bytes.Clone(buf.Bytes())); err != nil {
 				return err
 			}
 			if err := hb.Put(key, sum[:]); err != nil {
