@@ -29,7 +29,7 @@ import (
 // Source is where advisories come from (the store, or an in-memory set in
 // tests).
 type Source interface {
-	Lookup(ecosystem, pkg string) ([]*advisory.Advisory, error)
+	Lookup(ecosystem, pkg string) ([]advisory.Entry, error)
 	KEV(cve string) (advisory.KEV, bool)
 	EPSS(cve string) (advisory.EPSS, bool)
 }
@@ -153,8 +153,9 @@ func DistroEcosystems(d *sbom.Distro) []string {
 // id.
 func (m *Matcher) Match(doc *sbom.SBOM) ([]sbom.Finding, error) {
 	var out []sbom.Finding
+	l := &lookup{src: m.src, memo: map[string][]advisory.Entry{}}
 	for _, p := range doc.Packages {
-		fs, err := m.matchPackage(p, doc.Distro)
+		fs, err := m.matchPackage(l, p, doc.Distro)
 		if err != nil {
 			return nil, err
 		}
@@ -164,26 +165,47 @@ func (m *Matcher) Match(doc *sbom.SBOM) ([]sbom.Finding, error) {
 	return out, nil
 }
 
-func (m *Matcher) matchPackage(p sbom.Package, d *sbom.Distro) ([]sbom.Finding, error) {
+// lookup memoises Source lookups for one Match call: images repeat names
+// (every Go binary has a stdlib, every multi-arch package a twin).
+type lookup struct {
+	src  Source
+	memo map[string][]advisory.Entry
+}
+
+func (l *lookup) get(eco, name string) ([]advisory.Entry, error) {
+	k := eco + "\x00" + name
+	if es, ok := l.memo[k]; ok {
+		return es, nil
+	}
+	es, err := l.src.Lookup(eco, name)
+	if err != nil {
+		return nil, err
+	}
+	l.memo[k] = es
+	return es, nil
+}
+
+func (m *Matcher) matchPackage(l *lookup, p sbom.Package, d *sbom.Distro) ([]sbom.Finding, error) {
 	var found []sbom.Finding
 	for _, q := range m.queries(p, d) {
 		for _, eco := range q.ecosystems {
-			advs, err := m.src.Lookup(eco, q.name)
+			entries, err := l.get(eco, q.name)
 			if err != nil {
 				return nil, fmt.Errorf("lookup %s/%s: %w", eco, q.name, err)
 			}
-			if len(advs) == 0 {
+			if len(entries) == 0 {
 				continue
 			}
 			cmp, err := version.ForEcosystem(eco)
 			if err != nil {
 				return nil, err
 			}
-			for _, a := range advs {
-				if a.Withdrawn != nil {
+			for i := range entries {
+				e := &entries[i]
+				if e.Withdrawn || e.Ecosystem != eco || !sameName(eco, e.Package, q.name) {
 					continue
 				}
-				f, ok, err := m.check(p, q, eco, cmp, a)
+				f, ok, err := m.check(p, q, eco, cmp, e)
 				if err != nil {
 					// One record with a version this comparer rejects must
 					// not hide the others; skip it.
@@ -199,67 +221,45 @@ func (m *Matcher) matchPackage(p sbom.Package, d *sbom.Distro) ([]sbom.Finding, 
 	return mergeAliases(found), nil
 }
 
-func (m *Matcher) check(p sbom.Package, q query, eco string, cmp version.Comparer, a *advisory.Advisory) (sbom.Finding, bool, error) {
-	for _, af := range a.Affected {
-		if af.Ecosystem != eco || !sameName(eco, af.Package, q.name) {
-			continue
+func (m *Matcher) check(p sbom.Package, q query, eco string, cmp version.Comparer, e *advisory.Entry) (sbom.Finding, bool, error) {
+	ranges := make([]version.Range, 0, len(e.Ranges))
+	for _, r := range e.Ranges {
+		vr := version.Range{Type: r.Type, Events: make([]version.Event, 0, len(r.Events))}
+		for _, ev := range r.Events {
+			vr.Events = append(vr.Events, version.Event{Introduced: ev.Introduced, Fixed: ev.Fixed, LastAffected: ev.LastAffected, Limit: ev.Limit})
 		}
-		ranges := make([]version.Range, 0, len(af.Ranges))
-		for _, r := range af.Ranges {
-			vr := version.Range{Type: r.Type}
-			for _, e := range r.Events {
-				vr.Events = append(vr.Events, version.Event{Introduced: e.Introduced, Fixed: e.Fixed, LastAffected: e.LastAffected, Limit: e.Limit})
-			}
-			ranges = append(ranges, vr)
-		}
-		hit, err := version.Affected(cmp, q.version, ranges, af.Versions)
-		if err != nil {
-			return sbom.Finding{}, false, err
-		}
-		if !hit {
-			continue
-		}
-		sevs := af.Severity
-		if len(sevs) == 0 {
-			sevs = a.Severity
-		}
-		level, score, vector := severityOf(sevs)
-		f := sbom.Finding{
-			ID:               a.ID,
-			Aliases:          slices.Clone(a.Aliases),
-			Kind:             "vulnerability",
-			PackageID:        p.ID,
-			PackageName:      p.Name,
-			PackageType:      p.Type,
-			PURL:             p.PURL,
-			InstalledVersion: p.Version,
-			FixedVersions:    version.FixedVersions(ranges),
-			Locations:        p.Locations,
-			Layer:            p.Layer,
-			Severity:         level,
-			Score:            score,
-			Vector:           vector,
-			Summary:          a.Summary,
-			Sources:          []string{a.ID},
-			Ecosystem:        eco,
-			MatchedName:      q.name,
-			Rule:             q.rule,
-		}
-		m.enrich(&f)
-		return f, true, nil
+		ranges = append(ranges, vr)
 	}
-	return sbom.Finding{}, false, nil
-}
-
-func severityOf(sevs []advisory.Severity) (string, float64, string) {
-	level, score := advisory.Normalize(sevs)
-	vector := ""
-	for _, s := range sevs {
-		if strings.HasPrefix(s.Type, "CVSS") && s.Score == score {
-			vector = s.Vector
-		}
+	hit, err := version.Affected(cmp, q.version, ranges, e.Versions)
+	if err != nil || !hit {
+		return sbom.Finding{}, false, err
 	}
-	return string(level), score, vector
+	f := sbom.Finding{
+		ID:               e.ID,
+		Aliases:          slices.Clone(e.Aliases),
+		Kind:             "vulnerability",
+		PackageID:        p.ID,
+		PackageName:      p.Name,
+		PackageType:      p.Type,
+		PURL:             p.PURL,
+		InstalledVersion: p.Version,
+		FixedVersions:    version.FixedVersions(ranges),
+		Locations:        p.Locations,
+		Layer:            p.Layer,
+		Severity:         string(e.Level),
+		Score:            e.Score,
+		Vector:           e.Vector,
+		Summary:          e.Summary,
+		Sources:          []string{e.ID},
+		Ecosystem:        eco,
+		MatchedName:      q.name,
+		Rule:             q.rule,
+	}
+	if f.Severity == "" {
+		f.Severity = "unknown"
+	}
+	m.enrich(&f)
+	return f, true, nil
 }
 
 func sameName(eco, a, b string) bool {

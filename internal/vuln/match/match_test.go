@@ -15,13 +15,12 @@ type memSource struct {
 	kev  map[string]bool
 }
 
-func (m memSource) Lookup(eco, pkg string) ([]*advisory.Advisory, error) {
-	var out []*advisory.Advisory
+func (m memSource) Lookup(eco, pkg string) ([]advisory.Entry, error) {
+	var out []advisory.Entry
 	for _, a := range m.advs {
-		for _, af := range a.Affected {
-			if af.Ecosystem == eco && store.NormalizeName(eco, af.Package) == store.NormalizeName(eco, pkg) {
-				out = append(out, a)
-				break
+		for _, e := range a.Entries() {
+			if e.Ecosystem == eco && store.NormalizeName(eco, e.Package) == store.NormalizeName(eco, pkg) {
+				out = append(out, e)
 			}
 		}
 	}

@@ -30,7 +30,7 @@ import (
 
 // SchemaVersion is bumped whenever the layout changes; an older file is
 // refused with a message saying how to rebuild it.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 var (
 	bMeta    = []byte("meta")
@@ -214,7 +214,11 @@ func (db *DB) Import(source, origin string, advs []advisory.Advisory) (ImportSta
 				// Remove the previous version's index entries.
 				if prev, err := getAdvisory(adv, string(key)); err == nil {
 					for _, af := range prev.Affected {
-						idx.Delete(append([]byte(IndexKey(af.Ecosystem, af.Package)), key...))
+						ik := append([]byte(IndexKey(af.Ecosystem, af.Package)), key...)
+						for idx.Get(ik) != nil {
+							idx.Delete(ik)
+							ik = append(ik, '+')
+						}
 					}
 				}
 				st.Updated++
@@ -236,11 +240,17 @@ func (db *DB) Import(source, origin string, advs []advisory.Advisory) (ImportSta
 			if err := hb.Put(key, sum[:]); err != nil {
 				return err
 			}
-			for _, af := range a.Affected {
-				if af.Ecosystem == "" || af.Package == "" {
+			for _, e := range a.Entries() {
+				if e.Ecosystem == "" || e.Package == "" {
 					continue
 				}
-				if err := idx.Put(append([]byte(IndexKey(af.Ecosystem, af.Package)), key...), nil); err != nil {
+				// Entries of one advisory for the same package (rare) are
+				// told apart by their position.
+				ik := append([]byte(IndexKey(e.Ecosystem, e.Package)), key...)
+				for idx.Get(ik) != nil {
+					ik = append(ik, '+')
+				}
+				if err := idx.Put(ik, encodeEntry(e)); err != nil {
 					return err
 				}
 			}
@@ -327,19 +337,18 @@ func getAdvisory(b *bolt.Bucket, id string) (*advisory.Advisory, error) {
 	return &a, nil
 }
 
-// Lookup returns the advisories naming pkg in ecosystem.
-func (db *DB) Lookup(ecosystem, pkg string) ([]*advisory.Advisory, error) {
-	var out []*advisory.Advisory
+// Lookup returns the index entries naming pkg in ecosystem.
+func (db *DB) Lookup(ecosystem, pkg string) ([]advisory.Entry, error) {
+	var out []advisory.Entry
 	prefix := []byte(IndexKey(ecosystem, pkg))
 	err := db.b.View(func(tx *bolt.Tx) error {
-		adv := tx.Bucket(bAdv)
 		c := tx.Bucket(bIndex).Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			a, err := getAdvisory(adv, string(k[len(prefix):]))
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			e, err := decodeEntry(v)
 			if err != nil {
-				return err
+				return fmt.Errorf("index entry %q: %w", k[len(prefix):], err)
 			}
-			out = append(out, a)
+			out = append(out, e)
 		}
 		return nil
 	})
