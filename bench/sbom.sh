@@ -35,6 +35,7 @@ if [ ! -s "$archive" ]; then
   rm -f "$work/rootfs.tar"
   docker save -o "$archive" bulkhead-bench/bookworm:latest
 fi
+docker image inspect bulkhead-bench/bookworm:latest >/dev/null 2>&1 || docker load -i "$archive" >/dev/null
 big="$work/synthetic-1m.tar"
 [ -s "$big" ] || go run ./bench/mkimage -files 1000000 -status "$rootfs/var/lib/dpkg/status" -o "$big"
 
@@ -53,6 +54,10 @@ run_tool() {
     bulkhead/dir)     measure "$BH" sbom "dir:$path" -q -o cyclonedx-json --cache-dir "$cache" ;;
     bulkhead/archive) measure "$BH" sbom "docker-archive:$path" -q -o cyclonedx-json --cache-dir "$cache" ;;
     bulkhead-warm/archive) measure "$BH" sbom "docker-archive:$path" -q -o cyclonedx-json --cache-dir "$work/warm-cache" ;;
+    bulkhead/docker)  measure "$BH" sbom "docker:$path" -q -o cyclonedx-json --cache-dir "$cache" ;;
+    bulkhead-warm/docker) measure "$BH" sbom "docker:$path" -q -o cyclonedx-json --cache-dir "$work/warm-cache" ;;
+    syft/docker)      TMPDIR=$cache measure "$SYFT" scan "docker:$path" -q -o cyclonedx-json ;;
+    trivy/docker)     measure "$TRIVY" image --image-src docker --offline-scan --scanners license --format cyclonedx --cache-dir "$cache" --skip-version-check -q "$path" ;;
     syft/dir)         measure "$SYFT" scan "dir:$path" -q -o cyclonedx-json ;;
     syft/archive)     TMPDIR=$cache measure "$SYFT" scan "docker-archive:$path" -q -o cyclonedx-json ;;
     trivy/dir)        measure "$TRIVY" rootfs --offline-scan --scanners license --format cyclonedx --cache-dir "$cache" --skip-version-check -q "$path" ;;
@@ -80,15 +85,19 @@ bench_input() {
   done
 }
 
-# Fill the warm cache once.
-rm -rf "$work/warm-cache"; "$BH" sbom "docker-archive:$archive" -q -o json --cache-dir "$work/warm-cache" >/dev/null
+# Fill the warm cache once (the daemon image has the same layer).
+rm -rf "$work/warm-cache"
+"$BH" sbom "docker-archive:$archive" -q -o json --cache-dir "$work/warm-cache" >/dev/null
+"$BH" sbom "docker-archive:$big" -q -o json --cache-dir "$work/warm-cache" >/dev/null
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -r); $(go version)"
-echo "bulkhead $("$BH" version | cut -d' ' -f2), syft $("$SYFT" version 2>/dev/null | awk '/^Version/{print $2}'), trivy $("$TRIVY" --version 2>/dev/null | awk '/^Version/{print $2}')"
+echo "bulkhead $(git rev-parse --short HEAD), syft v1.57.1, trivy v0.74.0 (both built from the Go module proxy)"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "rootfs: $(find "$rootfs" | wc -l) entries; archive: $(du -m "$archive" | cut -f1) MB; synthetic: $(du -m "$big" | cut -f1) MB"
 echo
 echo "| input | tool | median wall | median peak RSS | runs |"
 echo "|---|---|---|---|---|"
 bench_input "rootfs dir:" dir "$rootfs" "$runs" bulkhead syft trivy
 bench_input "docker-archive" archive "$archive" "$runs" bulkhead bulkhead-warm syft trivy
-bench_input "1M-file image" archive "$big" "$big_runs" bulkhead syft trivy
+bench_input "docker daemon" docker bulkhead-bench/bookworm:latest "$runs" bulkhead bulkhead-warm syft trivy
+bench_input "1M-file image" archive "$big" "$big_runs" bulkhead bulkhead-warm syft trivy

@@ -24,6 +24,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
@@ -161,13 +162,29 @@ func toBOM(doc *sbom.SBOM, omitFiles bool) (*cdx.BOM, error) {
 // SHA-256 of the document, so equal documents get equal serial numbers and
 // different ones (including a different Created) different ones.
 func serialNumber(doc *sbom.SBOM, pkgs []sbom.Package) (string, error) {
+	// Hash what identifies the document (source, time, distro, unknowns)
+	// and each package's identity, not the owned-file lists, which are most
+	// of the bytes and do not reach the BOM when omitted.
 	d := *doc
-	d.Packages = pkgs
+	d.Packages = nil
 	b, err := json.Marshal(&d)
 	if err != nil {
 		return "", fmt.Errorf("cyclonedx: hashing document: %w", err)
 	}
-	sum := sha256.Sum256(b)
+	hs := sha256.New()
+	hs.Write(b)
+	for _, p := range pkgs {
+		for _, f := range []string{p.ID, p.Name, p.Version, string(p.Type), p.PURL, p.Layer, p.FoundBy, p.Scope, p.OwnedBy, strings.Join(p.Licenses, ",")} {
+			hs.Write([]byte(f))
+			hs.Write([]byte{0})
+		}
+		for _, l := range p.Locations {
+			hs.Write([]byte(l.Path + "\x00" + l.Layer + "\x00"))
+		}
+		hs.Write([]byte{1})
+	}
+	var sum [sha256.Size]byte
+	hs.Sum(sum[:0])
 	// RFC 4122 name-based UUID in the URL namespace, name = content hash.
 	ns := [16]byte{0x6b, 0xa7, 0xb8, 0x11, 0x9d, 0xad, 0x11, 0xd1, 0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8}
 	h := sha1.New()
