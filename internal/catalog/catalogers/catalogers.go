@@ -30,6 +30,7 @@ func Default() []catalog.Cataloger {
 		apk.New(),
 		rpm.New(),
 		golang.New(),
+		golang.NewModFile(),
 		rust.NewBinary(),
 		rust.NewLock(),
 		javascript.NewLock(),

@@ -158,3 +158,24 @@ func itoa(i int) string {
 	b, _ := json.Marshal(i)
 	return string(b)
 }
+
+// SyftNameVersions reads Syft's JSON output (syft-json) and returns its
+// artifacts as "name@version" keys, for recall tests.
+func SyftNameVersions(t testing.TB, path string) map[string]bool {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Artifacts []struct{ Name, Version string }
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	out := map[string]bool{}
+	for _, a := range doc.Artifacts {
+		out[a.Name+"@"+a.Version] = true
+	}
+	return out
+}

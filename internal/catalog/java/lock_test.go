@@ -2,7 +2,6 @@ package java
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,7 +93,7 @@ func TestLockRecallAgainstSyft(t *testing.T) {
 		}
 		t.Run(e.Name(), func(t *testing.T) {
 			root := filepath.Join(dir, e.Name())
-			want := syftNameVersions(t, filepath.Join(root, "syft.json"))
+			want := catalogtest.SyftNameVersions(t, filepath.Join(root, "syft.json"))
 			got := map[string]bool{}
 			for _, p := range catalogtest.Run(t, NewLock(), root) {
 				got[p.Name+"@"+p.Version] = true
@@ -109,25 +108,6 @@ func TestLockRecallAgainstSyft(t *testing.T) {
 			}
 		})
 	}
-}
-
-func syftNameVersions(t *testing.T, path string) map[string]bool {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		Artifacts []struct{ Name, Version string }
-	}
-	if err := json.Unmarshal(data, &doc); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	out := map[string]bool{}
-	for _, a := range doc.Artifacts {
-		out[a.Name+"@"+a.Version] = true
-	}
-	return out
 }
 
 func FuzzParseGradleLockfile(f *testing.F) {

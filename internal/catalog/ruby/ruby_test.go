@@ -2,7 +2,6 @@ package ruby
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -224,7 +223,7 @@ func TestRecallAgainstSyft(t *testing.T) {
 		}
 		t.Run(e.Name(), func(t *testing.T) {
 			root := filepath.Join(dir, e.Name())
-			want := syftNameVersions(t, filepath.Join(root, "syft.json"))
+			want := catalogtest.SyftNameVersions(t, filepath.Join(root, "syft.json"))
 			got := map[string]bool{}
 			for _, p := range catalogtest.Run(t, NewGemfileLock(), root) {
 				got[p.Name+"@"+p.Version] = true
@@ -239,25 +238,6 @@ func TestRecallAgainstSyft(t *testing.T) {
 			}
 		})
 	}
-}
-
-func syftNameVersions(t *testing.T, path string) map[string]bool {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		Artifacts []struct{ Name, Version string }
-	}
-	if err := json.Unmarshal(data, &doc); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	out := map[string]bool{}
-	for _, a := range doc.Artifacts {
-		out[a.Name+"@"+a.Version] = true
-	}
-	return out
 }
 
 func FuzzParseGemfileLock(f *testing.F) {

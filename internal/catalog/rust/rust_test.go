@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"debug/elf"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -209,7 +208,7 @@ func TestRecallAgainstSyft(t *testing.T) {
 		}
 		t.Run(e.Name(), func(t *testing.T) {
 			root := filepath.Join(dir, e.Name())
-			want := syftNameVersions(t, filepath.Join(root, "syft.json"))
+			want := catalogtest.SyftNameVersions(t, filepath.Join(root, "syft.json"))
 			got := map[string]bool{}
 			for _, p := range catalogtest.Run(t, NewLock(), root) {
 				got[p.Name+"@"+p.Version] = true
@@ -224,25 +223,6 @@ func TestRecallAgainstSyft(t *testing.T) {
 			}
 		})
 	}
-}
-
-func syftNameVersions(t *testing.T, path string) map[string]bool {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		Artifacts []struct{ Name, Version string }
-	}
-	if err := json.Unmarshal(data, &doc); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	out := map[string]bool{}
-	for _, a := range doc.Artifacts {
-		out[a.Name+"@"+a.Version] = true
-	}
-	return out
 }
 
 func FuzzParseCargoLock(f *testing.F) {
