@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"encoding/json"
+
+	"github.com/bulkhead-sec/bulkhead/internal/format/formattest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -123,4 +125,115 @@ func head(s []string) []string {
 		return s[:10]
 	}
 	return s
+}
+
+// TestScanCLI covers the scan command's gates and outputs on the Debian data:
+// --fail-on exit codes, VEX suppression, SARIF validity, the missing-database
+// message, malformed records on import, and signed bundles.
+func TestScanCLI(t *testing.T) {
+	data := sharedData(t)
+	deb := filepath.Join(data, "debian")
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "vuln.db")
+	target := "dir:" + filepath.Join(deb, "vulnerable-rootfs")
+
+	t.Run("missing database", func(t *testing.T) {
+		_, errs, code := bulkhead(t, "scan", target, "--db", filepath.Join(dir, "none.db"), "-q")
+		if code != 1 || !strings.Contains(errs, "db update") || !strings.Contains(errs, "import-bundle") {
+			t.Fatalf("exit %d, %q: want exit 1 saying how to get a database", code, errs)
+		}
+	})
+
+	// One malformed record among real ones.
+	recs := filepath.Join(dir, "recs")
+	os.MkdirAll(recs, 0o755)
+	for _, n := range []string{"DEBIAN-CVE-2024-28085.json", "DEBIAN-CVE-2023-4911.json"} {
+		if b, err := os.ReadFile(filepath.Join(deb, "osv", n)); err == nil {
+			os.WriteFile(filepath.Join(recs, n), b, 0o644)
+		}
+	}
+	os.WriteFile(filepath.Join(recs, "BROKEN-1.json"), []byte(`{"id": "BROKEN-1", "affected": "not a list"}`), 0o644)
+	out, errs, code := bulkhead(t, "db", "import", "--db", dbPath, recs)
+	if code != 0 || !strings.Contains(out, "BROKEN-1") || !strings.Contains(out, "rejected") {
+		t.Fatalf("import with a malformed record: exit %d, out %q, err %q", code, out, errs)
+	}
+	if _, errs, code := bulkhead(t, "db", "import", "--db", dbPath, filepath.Join(deb, "osv")); code != 0 {
+		t.Fatalf("import: %s", errs)
+	}
+
+	t.Run("fail-on", func(t *testing.T) {
+		_, _, code := bulkhead(t, "scan", target, "--db", dbPath, "-q", "-o", "json", "--fail-on", "low", "--db-max-age", "0")
+		if code != 2 {
+			t.Errorf("--fail-on low: exit %d, want 2", code)
+		}
+		_, _, code = bulkhead(t, "scan", target, "--db", dbPath, "-q", "-o", "json", "--fail-on", "bogus", "--db-max-age", "0")
+		if code != 1 {
+			t.Errorf("--fail-on bogus: exit %d, want 1", code)
+		}
+	})
+
+	t.Run("vex", func(t *testing.T) {
+		vex := filepath.Join(dir, "vex.json")
+		os.WriteFile(vex, []byte(`{"@context":"https://openvex.dev/ns/v0.2.0","@id":"x","statements":[
+			{"vulnerability":{"name":"CVE-2024-28085"},"products":[{"@id":"pkg:deb/debian/bsdutils"}],"status":"not_affected","justification":"vulnerable_code_not_in_execute_path"}]}`), 0o644)
+		out, errs, code := bulkhead(t, "scan", target, "--db", dbPath, "-q", "-o", "json", "--vex", vex, "--db-max-age", "0")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errs)
+		}
+		var res struct {
+			Findings []struct {
+				ID, PackageName, Suppressed string
+			} `json:"findings"`
+		}
+		json.Unmarshal([]byte(out), &res)
+		var bsd, other int
+		for _, f := range res.Findings {
+			if f.ID == "CVE-2024-28085" {
+				if f.PackageName == "bsdutils" && strings.HasPrefix(f.Suppressed, "VEX vex.json: not_affected") {
+					bsd++
+				} else if f.Suppressed == "" {
+					other++
+				}
+			}
+		}
+		if bsd != 1 || other == 0 {
+			t.Errorf("VEX: %d bsdutils findings suppressed (want 1), %d other packages' unsuppressed (want >0)", bsd, other)
+		}
+	})
+
+	t.Run("sarif validates", func(t *testing.T) {
+		out, errs, code := bulkhead(t, "scan", target, "--db", dbPath, "-q", "-o", "sarif", "--db-max-age", "0")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errs)
+		}
+		schema := formattest.Schema(t, "../../internal/report/testdata/schema", "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json")
+		formattest.Validate(t, schema, []byte(out))
+	})
+
+	t.Run("signed bundle", func(t *testing.T) {
+		key := filepath.Join(dir, "k")
+		if _, errs, code := bulkhead(t, "db", "keygen", "--out", key); code != 0 {
+			t.Fatal(errs)
+		}
+		bundle := filepath.Join(dir, "db.bundle")
+		if _, errs, code := bulkhead(t, "db", "export-bundle", "--db", dbPath, "--key", key+".key", "--output-file", bundle); code != 0 {
+			t.Fatal(errs)
+		}
+		site := filepath.Join(dir, "site.db")
+		if _, errs, code := bulkhead(t, "db", "import-bundle", "--db", site, "--pubkey", key+".pub", bundle); code != 0 {
+			t.Fatal(errs)
+		}
+		b, _ := os.ReadFile(bundle)
+		b[len(b)/2] ^= 0x55
+		bad := filepath.Join(dir, "bad.bundle")
+		os.WriteFile(bad, b, 0o644)
+		if _, errs, code := bulkhead(t, "db", "import-bundle", "--db", site, "--pubkey", key+".pub", bad); code == 0 || !strings.Contains(errs, "invalid database bundle") {
+			t.Fatalf("tampered bundle: exit %d, %q", code, errs)
+		}
+		// The previous database still answers.
+		out, errs, code := bulkhead(t, "scan", target, "--db", site, "-q", "-o", "json", "--db-max-age", "0")
+		if code != 0 || !strings.Contains(out, "CVE-2024-28085") {
+			t.Fatalf("site database after a rejected bundle: exit %d %s", code, errs)
+		}
+	})
 }

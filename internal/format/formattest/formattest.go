@@ -270,7 +270,11 @@ func Schema(t testing.TB, dir, root string) *jsonschema.Schema {
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
-		id, _ := doc.(map[string]any)["$id"].(string)
+		m, _ := doc.(map[string]any)
+		id, _ := m["$id"].(string)
+		if id == "" {
+			id, _ = m["id"].(string) // draft-04 (SARIF 2.1.0)
+		}
 		if id == "" {
 			t.Fatalf("%s has no $id", f)
 		}
