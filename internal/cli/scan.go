@@ -78,7 +78,12 @@ above --fail-on.`,
 			if err != nil {
 				return err
 			}
-			findings, err := match.New(vdb, match.Options{MatchOwned: matchOwned}).Match(doc)
+			var findings []sbom.Finding
+			err = vdb.View(func(r *store.Reader) error {
+				var err error
+				findings, err = match.New(r, match.Options{MatchOwned: matchOwned}).Match(doc)
+				return err
+			})
 			if err != nil {
 				return err
 			}

@@ -134,7 +134,7 @@ func readAlpineSecDB(r io.Reader, file string, o options) ([]Advisory, []RecordE
 					advs = append(advs, Advisory{
 						ID:      "ALPINE-" + strings.TrimPrefix(eco, "Alpine:") + "-" + p.Name + "-" + id,
 						Aliases: []string{id},
-						Source: SourceAlpineSecDB,
+						Source:  SourceAlpineSecDB,
 						Affected: []Affected{{
 							Ecosystem: eco,
 							Package:   p.Name,

@@ -96,17 +96,23 @@ func BenchmarkMatch10k(b *testing.B) {
 		{Distro: &sbom.Distro{ID: "debian", VersionID: "12"}, Packages: debian},
 		{Distro: &sbom.Distro{ID: "almalinux", VersionID: "9.4"}, Packages: alma},
 	}
-	m := New(db, Options{})
 	var findings int
 	b.ResetTimer()
 	for b.Loop() {
 		findings = 0
-		for _, d := range docs {
-			fs, err := m.Match(d)
-			if err != nil {
-				b.Fatal(err)
+		err := db.View(func(r *store.Reader) error {
+			m := New(r, Options{})
+			for _, d := range docs {
+				fs, err := m.Match(d)
+				if err != nil {
+					return err
+				}
+				findings += len(fs)
 			}
-			findings += len(fs)
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
 		}
 	}
 	b.ReportMetric(float64(findings), "findings")

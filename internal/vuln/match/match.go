@@ -18,8 +18,8 @@ package match
 import (
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
+	"sync"
 
 	"github.com/bulkhead-sec/bulkhead/internal/sbom"
 	"github.com/bulkhead-sec/bulkhead/internal/vuln/advisory"
@@ -45,7 +45,14 @@ type Options struct {
 type Matcher struct {
 	src  Source
 	opts Options
+
+	mu    sync.Mutex
+	spare [][]sbom.Finding // emptied finding chunks kept for the next Match
 }
+
+// maxSpare bounds the chunks a Matcher keeps between Match calls (at
+// 4096 findings each, about 26 MB).
+const maxSpare = 16
 
 // New returns a Matcher.
 func New(src Source, opts Options) *Matcher { return &Matcher{src: src, opts: opts} }
@@ -152,28 +159,159 @@ func DistroEcosystems(d *sbom.Distro) []string {
 // Match returns the findings for doc, sorted by severity, then package and
 // id.
 func (m *Matcher) Match(doc *sbom.SBOM) ([]sbom.Finding, error) {
-	var out []sbom.Finding
-	l := &lookup{src: m.src, memo: map[string][]advisory.Entry{}}
+	l := &lookup{src: m.src, memo: map[memoKey][]advisory.Entry{}, scores: map[string]scores{}, owner: map[string]int{}}
+	m.mu.Lock()
+	l.found.spare, m.spare = m.spare, nil
+	m.mu.Unlock()
 	for _, p := range doc.Packages {
-		fs, err := m.matchPackage(l, p, doc.Distro)
-		if err != nil {
+		if err := m.matchPackage(l, p, doc.Distro); err != nil {
+			m.recycle(&l.found)
 			return nil, err
 		}
-		out = append(out, fs...)
 	}
-	Sort(out)
+	out := l.found.sorted()
+	m.recycle(&l.found)
 	return out, nil
 }
 
-// lookup memoises Source lookups for one Match call: images repeat names
-// (every Go binary has a stdlib, every multi-arch package a twin).
+// recycle empties fs's chunks (dropping their references) and keeps the
+// full-sized ones for the next Match call.
+func (m *Matcher) recycle(fs *findings) {
+	keep := fs.spare
+	for _, c := range fs.chunks {
+		if cap(c) == chunkSize && len(keep) < maxSpare {
+			clear(c)
+			keep = append(keep, c[:0])
+		}
+	}
+	m.mu.Lock()
+	if len(keep) > len(m.spare) {
+		m.spare = keep
+	}
+	m.mu.Unlock()
+}
+
+// findings collects one Match call's findings in chunks, so that growing
+// never copies the findings already collected; sorted then moves each
+// finding once. Full-sized chunks are recycled by the Matcher.
+type findings struct {
+	chunks [][]sbom.Finding
+	n      int
+	spare  [][]sbom.Finding // empty chunks of chunkSize to use first
+}
+
+const chunkSize = 4096
+
+func (fs *findings) add(f *sbom.Finding) {
+	if k := len(fs.chunks); k == 0 || len(fs.chunks[k-1]) == cap(fs.chunks[k-1]) {
+		var c []sbom.Finding
+		switch {
+		case len(fs.spare) > 0:
+			c = fs.spare[len(fs.spare)-1]
+			fs.spare = fs.spare[:len(fs.spare)-1]
+		case k == 0:
+			c = make([]sbom.Finding, 0, 64)
+		default:
+			c = make([]sbom.Finding, 0, min(2*cap(fs.chunks[k-1]), chunkSize))
+		}
+		fs.chunks = append(fs.chunks, c)
+	}
+	last := &fs.chunks[len(fs.chunks)-1]
+	*last = append(*last, *f)
+	fs.n++
+}
+
+// sorted returns the findings in Sort's order; nil if there are none.
+func (fs *findings) sorted() []sbom.Finding {
+	if fs.n == 0 {
+		return nil
+	}
+	keys := make([]sortKey, 0, fs.n)
+	for _, c := range fs.chunks {
+		for i := range c {
+			keys = append(keys, newSortKey(&c[i], len(keys)))
+		}
+	}
+	sortKeys(keys)
+	out := make([]sbom.Finding, len(keys))
+	for i, k := range keys {
+		out[i] = *k.f
+	}
+	return out
+}
+
+// lookup is the state of one Match call. It memoises Source lookups:
+// images repeat names (every Go binary has a stdlib, every multi-arch
+// package a twin) and advisories repeat CVEs. It also holds scratch space
+// reused from one advisory entry to the next.
 type lookup struct {
-	src  Source
-	memo map[string][]advisory.Entry
+	src    Source
+	memo   map[memoKey][]advisory.Entry
+	scores map[string]scores // KEV and EPSS by CVE
+
+	found findings
+
+	// Scratch space.
+	ranges []version.Range // check
+	events []version.Event
+	pkg    []sbom.Finding // one package's findings
+	owner  map[string]int // mergeAliases
+	parent []int
+	next   []int
+	head   []int
+	lastOf []int
+	heads  []int
+}
+
+type memoKey struct{ eco, name string }
+
+// scores is what enrich reads from the Source for one CVE.
+type scores struct {
+	kev     bool
+	epss    float64
+	hasEPSS bool
+}
+
+func (l *lookup) scoresFor(cve string) scores {
+	if s, ok := l.scores[cve]; ok {
+		return s
+	}
+	var s scores
+	if _, ok := l.src.KEV(cve); ok {
+		s.kev = true
+	}
+	if e, ok := l.src.EPSS(cve); ok {
+		s.epss, s.hasEPSS = e.Score, true
+	}
+	l.scores[cve] = s
+	return s
+}
+
+// versionRanges converts an entry's ranges into the scratch buffers; the
+// result is valid until the next call.
+func (l *lookup) versionRanges(e *advisory.Entry) []version.Range {
+	n := 0
+	for _, r := range e.Ranges {
+		n += len(r.Events)
+	}
+	if cap(l.events) < n {
+		l.events = make([]version.Event, 0, max(n, 2*cap(l.events)))
+	}
+	events := l.events[:0]
+	ranges := l.ranges[:0]
+	for _, r := range e.Ranges {
+		start := len(events)
+		for _, ev := range r.Events {
+			events = append(events, version.Event{Introduced: ev.Introduced, Fixed: ev.Fixed, LastAffected: ev.LastAffected, Limit: ev.Limit})
+		}
+		ranges = append(ranges, version.Range{Type: r.Type, Events: events[start:len(events):len(events)]})
+	}
+	l.ranges, l.events = ranges, events
+	return ranges
 }
 
 func (l *lookup) get(eco, name string) ([]advisory.Entry, error) {
-	k := eco + "\x00" + name
+	k := memoKey{eco, name}
 	if es, ok := l.memo[k]; ok {
 		return es, nil
 	}
@@ -185,27 +323,32 @@ func (l *lookup) get(eco, name string) ([]advisory.Entry, error) {
 	return es, nil
 }
 
-func (m *Matcher) matchPackage(l *lookup, p sbom.Package, d *sbom.Distro) ([]sbom.Finding, error) {
-	var found []sbom.Finding
+// matchPackage adds p's findings to l.found.
+func (m *Matcher) matchPackage(l *lookup, p sbom.Package, d *sbom.Distro) error {
+	found := l.pkg[:0]
+	defer func() {
+		clear(found) // drop references until the next package
+		l.pkg = found[:0]
+	}()
 	for _, q := range m.queries(p, d) {
 		for _, eco := range q.ecosystems {
 			entries, err := l.get(eco, q.name)
 			if err != nil {
-				return nil, fmt.Errorf("lookup %s/%s: %w", eco, q.name, err)
+				return fmt.Errorf("lookup %s/%s: %w", eco, q.name, err)
 			}
 			if len(entries) == 0 {
 				continue
 			}
 			cmp, err := version.ForEcosystem(eco)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			for i := range entries {
 				e := &entries[i]
 				if e.Withdrawn || e.Ecosystem != eco || !sameName(eco, e.Package, q.name) {
 					continue
 				}
-				f, ok, err := m.check(p, q, eco, cmp, e)
+				f, ok, err := m.check(l, p, q, eco, cmp, e)
 				if err != nil {
 					// One record with a version this comparer rejects must
 					// not hide the others; skip it.
@@ -218,39 +361,50 @@ func (m *Matcher) matchPackage(l *lookup, p sbom.Package, d *sbom.Distro) ([]sbo
 			break
 		}
 	}
-	return mergeAliases(found), nil
+	if len(found) < 2 {
+		for i := range found {
+			l.found.add(&found[i])
+		}
+		return nil
+	}
+	l.mergeAliases(found)
+	return nil
 }
 
-func (m *Matcher) check(p sbom.Package, q query, eco string, cmp version.Comparer, e *advisory.Entry) (sbom.Finding, bool, error) {
-	ranges := make([]version.Range, 0, len(e.Ranges))
-	for _, r := range e.Ranges {
-		vr := version.Range{Type: r.Type, Events: make([]version.Event, 0, len(r.Events))}
-		for _, ev := range r.Events {
-			vr.Events = append(vr.Events, version.Event{Introduced: ev.Introduced, Fixed: ev.Fixed, LastAffected: ev.LastAffected, Limit: ev.Limit})
-		}
-		ranges = append(ranges, vr)
-	}
+func (m *Matcher) check(l *lookup, p sbom.Package, q query, eco string, cmp version.Comparer, e *advisory.Entry) (sbom.Finding, bool, error) {
+	ranges := l.versionRanges(e)
 	hit, err := version.Affected(cmp, q.version, ranges, e.Versions)
 	if err != nil || !hit {
 		return sbom.Finding{}, false, err
 	}
+	// Entry strings may share the database's memory map (store.Reader):
+	// everything a finding keeps is copied.
+	aliases := make([]string, len(e.Aliases), len(e.Aliases)+1) // enrich may add one
+	for i, a := range e.Aliases {
+		aliases[i] = strings.Clone(a)
+	}
+	fixed := version.FixedVersions(ranges)
+	for i := range fixed {
+		fixed[i] = strings.Clone(fixed[i])
+	}
+	id := strings.Clone(e.ID)
 	f := sbom.Finding{
-		ID:               e.ID,
-		Aliases:          slices.Clone(e.Aliases),
+		ID:               id,
+		Aliases:          aliases,
 		Kind:             "vulnerability",
 		PackageID:        p.ID,
 		PackageName:      p.Name,
 		PackageType:      p.Type,
 		PURL:             p.PURL,
 		InstalledVersion: p.Version,
-		FixedVersions:    version.FixedVersions(ranges),
+		FixedVersions:    fixed,
 		Locations:        p.Locations,
 		Layer:            p.Layer,
-		Severity:         string(e.Level),
+		Severity:         strings.Clone(string(e.Level)),
 		Score:            e.Score,
-		Vector:           e.Vector,
-		Summary:          e.Summary,
-		Sources:          []string{e.ID},
+		Vector:           strings.Clone(e.Vector),
+		Summary:          strings.Clone(e.Summary),
+		Sources:          []string{id},
 		Ecosystem:        eco,
 		MatchedName:      q.name,
 		Rule:             q.rule,
@@ -258,27 +412,59 @@ func (m *Matcher) check(p sbom.Package, q query, eco string, cmp version.Compare
 	if f.Severity == "" {
 		f.Severity = "unknown"
 	}
-	m.enrich(&f)
+	m.enrich(l, &f)
 	return f, true, nil
 }
 
 func sameName(eco, a, b string) bool {
 	switch base, _, _ := strings.Cut(eco, ":"); base {
 	case "PyPI":
-		return normPyPI(a) == normPyPI(b)
+		return samePyPI(a, b)
 	case "NuGet", "Packagist":
 		return strings.EqualFold(a, b)
 	}
 	return a == b
 }
 
+// normPyPI is PEP 503 normalisation as this matcher has always done it:
+// lower case, '_' and '.' read as '-'.
 func normPyPI(s string) string {
 	s = strings.ToLower(s)
-	return strings.NewReplacer("_", "-", ".", "-").Replace(s)
+	return pypiReplacer.Replace(s)
+}
+
+var pypiReplacer = strings.NewReplacer("_", "-", ".", "-")
+
+// samePyPI is normPyPI(a) == normPyPI(b) without allocating for ASCII
+// names.
+func samePyPI(a, b string) bool {
+	if len(a) != len(b) {
+		return normPyPI(a) == normPyPI(b)
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x >= 0x80 || y >= 0x80 {
+			return normPyPI(a) == normPyPI(b)
+		}
+		if x != y && pypiFold(x) != pypiFold(y) {
+			return false
+		}
+	}
+	return true
+}
+
+func pypiFold(c byte) byte {
+	switch {
+	case 'A' <= c && c <= 'Z':
+		return c + 'a' - 'A'
+	case c == '_' || c == '.':
+		return '-'
+	}
+	return c
 }
 
 // enrich sets the preferred id (a CVE), KEV and EPSS.
-func (m *Matcher) enrich(f *sbom.Finding) {
+func (m *Matcher) enrich(l *lookup, f *sbom.Finding) {
 	cve := preferredID(f.ID, f.Aliases)
 	if cve != f.ID {
 		f.Aliases = append(f.Aliases, f.ID)
@@ -286,11 +472,10 @@ func (m *Matcher) enrich(f *sbom.Finding) {
 		f.ID = cve
 	}
 	if strings.HasPrefix(f.ID, "CVE-") {
-		if _, ok := m.src.KEV(f.ID); ok {
-			f.KEV = true
-		}
-		if e, ok := m.src.EPSS(f.ID); ok {
-			s := e.Score
+		sc := l.scoresFor(f.ID)
+		f.KEV = f.KEV || sc.kev
+		if sc.hasEPSS {
+			s := sc.epss
 			f.EPSS = &s
 		}
 	}
@@ -316,47 +501,59 @@ func preferredID(id string, aliases []string) string {
 }
 
 // mergeAliases folds findings of one package that name the same
-// vulnerability (sharing any id) into one, keeping every source.
-func mergeAliases(fs []sbom.Finding) []sbom.Finding {
-	if len(fs) < 2 {
-		return fs
-	}
-	parent := make([]int, len(fs))
+// vulnerability (sharing any id) into one, keeping every source, and adds
+// the results to l.found in order of each group's first finding. fs has at
+// least two findings.
+func (l *lookup) mergeAliases(fs []sbom.Finding) {
+	n := len(fs)
+	parent := fill(&l.parent, n, 0)
 	for i := range parent {
 		parent[i] = i
 	}
-	var find func(int) int
-	find = func(i int) int {
+	find := func(i int) int {
 		for parent[i] != i {
 			parent[i] = parent[parent[i]]
 			i = parent[i]
 		}
 		return i
 	}
-	owner := map[string]int{}
-	for i, f := range fs {
-		for _, id := range append([]string{f.ID}, f.Aliases...) {
-			if j, ok := owner[id]; ok {
-				parent[find(i)] = find(j)
-			} else {
-				owner[id] = i
-			}
+	owner := l.owner
+	clear(owner)
+	union := func(i int, id string) {
+		if j, ok := owner[id]; ok {
+			parent[find(i)] = find(j)
+		} else {
+			owner[id] = i
 		}
 	}
-	groups := map[int][]int{}
-	var roots []int
+	for i := range fs {
+		union(i, fs[i].ID)
+		for _, id := range fs[i].Aliases {
+			union(i, id)
+		}
+	}
+	// Chain each group's members in index order, the group's first
+	// finding at its head (the union-find root need not be the first):
+	// next[i] is the member after i, -1 at the end.
+	next := fill(&l.next, n, -1)
+	head := fill(&l.head, n, -1)
+	lastOf := fill(&l.lastOf, n, 0)
+	heads := l.heads[:0]
 	for i := range fs {
 		r := find(i)
-		if _, ok := groups[r]; !ok {
-			roots = append(roots, r)
+		if head[r] < 0 {
+			head[r], lastOf[r] = i, i
+			heads = append(heads, i)
+			continue
 		}
-		groups[r] = append(groups[r], i)
+		next[lastOf[r]] = i
+		lastOf[r] = i
 	}
-	out := make([]sbom.Finding, 0, len(roots))
-	for _, r := range roots {
-		f := fs[groups[r][0]]
-		for _, i := range groups[r][1:] {
-			g := fs[i]
+	l.heads = heads
+	for _, h := range heads {
+		f := fs[h]
+		for i := next[h]; i >= 0; i = next[i] {
+			g := &fs[i]
 			f.Aliases = append(f.Aliases, g.ID)
 			f.Aliases = append(f.Aliases, g.Aliases...)
 			f.Sources = append(f.Sources, g.Sources...)
@@ -377,26 +574,83 @@ func mergeAliases(fs []sbom.Finding) []sbom.Finding {
 		f.Sources = slices.Compact(f.Sources)
 		slices.Sort(f.FixedVersions)
 		f.FixedVersions = slices.Compact(f.FixedVersions)
-		out = append(out, f)
+		l.found.add(&f)
 	}
-	return out
 }
 
-// Sort orders findings by severity (most severe first), package, id.
-func Sort(fs []sbom.Finding) {
-	sort.SliceStable(fs, func(i, j int) bool {
-		a, b := fs[i], fs[j]
-		if ra, rb := sbom.SeverityRank(a.Severity), sbom.SeverityRank(b.Severity); ra != rb {
-			return ra > rb
+// fill sets *buf to n copies of v, reusing its memory.
+func fill(buf *[]int, n, v int) []int {
+	b := slices.Grow((*buf)[:0], n)[:n]
+	for i := range b {
+		b[i] = v
+	}
+	*buf = b
+	return b
+}
+
+// sortKey is a finding's place in Sort's order: severity rank first, then
+// the finding's fields, then idx (which makes the sort stable).
+// The compared fields are copied into the key so that sorting does not
+// chase pointers into findings scattered over memory.
+type sortKey struct {
+	rank          int
+	idx           int
+	name, ver, id string
+	f             *sbom.Finding
+}
+
+func newSortKey(f *sbom.Finding, idx int) sortKey {
+	return sortKey{rank: sbom.SeverityRank(f.Severity), idx: idx, name: f.PackageName, ver: f.InstalledVersion, id: f.ID, f: f}
+}
+
+func sortKeys(keys []sortKey) {
+	slices.SortFunc(keys, func(x, y sortKey) int {
+		if x.rank != y.rank {
+			return y.rank - x.rank // most severe first
 		}
-		if a.PackageName != b.PackageName {
-			return a.PackageName < b.PackageName
+		if x.name != y.name {
+			return strings.Compare(x.name, y.name)
 		}
-		if a.InstalledVersion != b.InstalledVersion {
-			return a.InstalledVersion < b.InstalledVersion
+		if x.ver != y.ver {
+			return strings.Compare(x.ver, y.ver)
 		}
-		return a.ID < b.ID
+		if c := strings.Compare(x.id, y.id); c != 0 {
+			return c
+		}
+		return x.idx - y.idx
 	})
+}
+
+// Sort orders findings by severity (most severe first), package, id. It
+// is stable.
+//
+// A Finding is a few hundred bytes, so it sorts small keys and then moves
+// each finding once, rather than swapping findings while sorting.
+func Sort(fs []sbom.Finding) {
+	keys := make([]sortKey, len(fs))
+	for i := range fs {
+		keys[i] = newSortKey(&fs[i], i)
+	}
+	sortKeys(keys)
+	// Apply the permutation in place, one cycle at a time: position i
+	// receives the finding that was at keys[i].idx.
+	for i := range keys {
+		if keys[i].idx < 0 || keys[i].idx == i {
+			continue
+		}
+		tmp := fs[i]
+		j := i
+		for {
+			src := keys[j].idx
+			keys[j].idx = -1
+			if src == i {
+				fs[j] = tmp
+				break
+			}
+			fs[j] = fs[src]
+			j = src
+		}
+	}
 }
 
 func purlNamespace(purl string) string {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"unsafe"
 
 	"github.com/bulkhead-sec/bulkhead/internal/vuln/advisory"
 )
@@ -58,6 +59,9 @@ func encodeEntry(e advisory.Entry) []byte {
 type entryDecoder struct {
 	b   []byte
 	err error
+	// view makes strings share the value's bytes instead of copying them:
+	// only for values that outlive nothing (a read transaction's mmap).
+	view bool
 }
 
 func (d *entryDecoder) uvarint() uint64 {
@@ -79,7 +83,12 @@ func (d *entryDecoder) str() string {
 		d.err = errCorruptEntry
 		return ""
 	}
-	s := string(d.b[:n])
+	var s string
+	if d.view {
+		s = unsafe.String(unsafe.SliceData(d.b), int(n))
+	} else {
+		s = string(d.b[:n])
+	}
 	d.b = d.b[n:]
 	return s
 }
@@ -105,8 +114,8 @@ func (d *entryDecoder) strs() []string {
 	return out
 }
 
-func decodeEntry(b []byte) (advisory.Entry, error) {
-	d := &entryDecoder{b: b}
+func decodeEntry(b []byte, view bool) (advisory.Entry, error) {
+	d := &entryDecoder{b: b, view: view}
 	var e advisory.Entry
 	e.ID = d.str()
 	e.Source = d.str()

@@ -337,22 +337,78 @@ func getAdvisory(b *bolt.Bucket, id string) (*advisory.Advisory, error) {
 	return &a, nil
 }
 
-// Lookup returns the index entries naming pkg in ecosystem.
+// Lookup returns the index entries naming pkg in ecosystem (one
+// transaction; use View for many).
 func (db *DB) Lookup(ecosystem, pkg string) ([]advisory.Entry, error) {
 	var out []advisory.Entry
-	prefix := []byte(IndexKey(ecosystem, pkg))
 	err := db.b.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bIndex).Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			e, err := decodeEntry(v)
-			if err != nil {
-				return fmt.Errorf("index entry %q: %w", k[len(prefix):], err)
-			}
-			out = append(out, e)
-		}
-		return nil
+		var err error
+		out, err = lookup(tx.Bucket(bIndex).Cursor(), ecosystem, pkg, false)
+		return err
 	})
 	return out, err
+}
+
+// Reader answers lookups inside one read transaction: a scan makes
+// thousands of them, and a transaction each costs more than the lookup.
+type Reader struct {
+	idx, kev, epss *bolt.Bucket
+	cur            *bolt.Cursor // reused: a cursor per lookup allocates its stack
+}
+
+// View runs fn with a Reader valid until fn returns.
+func (db *DB) View(fn func(r *Reader) error) error {
+	return db.b.View(func(tx *bolt.Tx) error {
+		r := &Reader{idx: tx.Bucket(bIndex), kev: tx.Bucket(bKEV), epss: tx.Bucket(bEPSS)}
+		r.cur = r.idx.Cursor()
+		if r.kev != nil && r.kev.Stats().KeyN == 0 {
+			r.kev = nil
+		}
+		if r.epss != nil && r.epss.Stats().KeyN == 0 {
+			r.epss = nil
+		}
+		return fn(r)
+	})
+}
+
+// Lookup returns the index entries naming pkg in ecosystem. Their strings
+// share the database's memory map and are valid only until View's function
+// returns: copy (strings.Clone) whatever must outlive it.
+func (r *Reader) Lookup(ecosystem, pkg string) ([]advisory.Entry, error) {
+	return lookup(r.cur, ecosystem, pkg, true)
+}
+
+// KEV returns the KEV entry for a CVE.
+func (r *Reader) KEV(cve string) (advisory.KEV, bool) {
+	var k advisory.KEV
+	return k, r.kev != nil && getJSONFrom(r.kev, cve, &k)
+}
+
+// EPSS returns the EPSS score for a CVE.
+func (r *Reader) EPSS(cve string) (advisory.EPSS, bool) {
+	var e advisory.EPSS
+	return e, r.epss != nil && getJSONFrom(r.epss, cve, &e)
+}
+
+func getJSONFrom(b *bolt.Bucket, key string, v any) bool {
+	raw := b.Get([]byte(key))
+	return raw != nil && json.Unmarshal(raw, v) == nil
+}
+
+func lookup(c *bolt.Cursor, ecosystem, pkg string, view bool) ([]advisory.Entry, error) {
+	var out []advisory.Entry
+	prefix := []byte(IndexKey(ecosystem, pkg))
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		e, err := decodeEntry(v, view)
+		if err != nil {
+			return nil, fmt.Errorf("index entry %q: %w", k[len(prefix):], err)
+		}
+		if out == nil {
+			out = make([]advisory.Entry, 0, 8)
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }
 
 // Get returns one advisory by source and id.

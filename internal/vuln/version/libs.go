@@ -7,54 +7,53 @@ import (
 
 	gem "github.com/aquasecurity/go-gem-version"
 	pep440 "github.com/aquasecurity/go-pep440-version"
-	apk "github.com/knqyf263/go-apk-version"
-	deb "github.com/knqyf263/go-deb-version"
-	rpm "github.com/knqyf263/go-rpm-version"
 	mvn "github.com/masahiro331/go-mvn-version"
 )
 
 // debComparer orders dpkg versions ([epoch:]upstream[-revision]): '~' sorts
-// before everything, letters before other symbols.
+// before everything, letters before other symbols. The comparison is
+// hand-written (deb.go); it used to be github.com/knqyf263/go-deb-version.
 // https://www.debian.org/doc/debian-policy/ch-controlfields.html#version
 type debComparer struct{ eco string }
 
-func (c debComparer) parse(v string) (deb.Version, error) {
+func (c debComparer) parse(v string) (debVersion, error) {
 	if err := firstErr(checkCommon(v), checkASCII(v), checkDigitRuns(v)); err != nil {
-		return deb.Version{}, invalid(c.eco, v, err)
+		return debVersion{}, invalid(c.eco, v, err)
 	}
-	pv, err := deb.NewVersion(v)
+	pv, err := parseDeb(v)
 	if err != nil {
-		return deb.Version{}, invalid(c.eco, v, err)
+		return debVersion{}, invalid(c.eco, v, err)
 	}
 	return pv, nil
 }
+
+func (c debComparer) compareParsed(a, b debVersion) (int, error) { return compareDeb(a, b), nil }
 
 func (c debComparer) Valid(v string) error { _, err := c.parse(v); return err }
 
-func (c debComparer) Compare(a, b string) (int, error) {
-	return compareWith(c.eco, a, b, c.parse, func(x, y deb.Version) int { return x.Compare(y) })
-}
+func (c debComparer) Compare(a, b string) (int, error) { return compareParsedStrings(c, a, b) }
 
 // apkComparer orders apk-tools versions (1.2.3_rc1 < 1.2.3 < 1.2.3-r1 <
-// 1.2.3_p1). https://gitlab.alpinelinux.org/alpine/apk-tools/-/blob/master/src/version.c
+// 1.2.3_p1). The comparison is hand-written (apk.go), a port of
+// github.com/knqyf263/go-apk-version.
+// https://gitlab.alpinelinux.org/alpine/apk-tools/-/blob/master/src/version.c
 type apkComparer struct{ eco string }
 
-func (c apkComparer) parse(v string) (apk.Version, error) {
+func (c apkComparer) parse(v string) (string, error) {
 	if err := firstErr(checkCommon(v), checkASCII(v), checkDigitRuns(v), checkAPKRevision(v)); err != nil {
 		return "", invalid(c.eco, v, err)
 	}
-	pv, err := apk.NewVersion(v)
-	if err != nil {
-		return "", invalid(c.eco, v, err)
+	if !validAPK(v) {
+		return "", invalid(c.eco, v, errors.New("invalid version"))
 	}
-	return pv, nil
+	return v, nil
 }
+
+func (c apkComparer) compareParsed(a, b string) (int, error) { return compareAPK(a, b), nil }
 
 func (c apkComparer) Valid(v string) error { _, err := c.parse(v); return err }
 
-func (c apkComparer) Compare(a, b string) (int, error) {
-	return compareWith(c.eco, a, b, c.parse, func(x, y apk.Version) int { return x.Compare(y) })
-}
+func (c apkComparer) Compare(a, b string) (int, error) { return compareParsedStrings(c, a, b) }
 
 // checkAPKRevision enforces apk-tools' "-r<N>" revision syntax; the library
 // takes '-' followed by any character as a revision.
@@ -68,15 +67,16 @@ func checkAPKRevision(v string) error {
 }
 
 // rpmComparer orders RPM [epoch:]version[-release] strings with rpmvercmp:
-// '~' sorts before the base version, '^' after it.
+// '~' sorts before the base version, '^' after it. The comparison is
+// hand-written (rpm.go); it used to be github.com/knqyf263/go-rpm-version.
 // https://rpm-software-management.github.io/rpm/manual/dependencies.html#versioning
 type rpmComparer struct{ eco string }
 
-func (c rpmComparer) parse(v string) (rpm.Version, error) {
+func (c rpmComparer) parse(v string) (rpmVersion, error) {
 	if err := c.check(v); err != nil {
-		return rpm.Version{}, invalid(c.eco, v, err)
+		return rpmVersion{}, invalid(c.eco, v, err)
 	}
-	return rpm.NewVersion(v), nil
+	return splitRPM(v), nil
 }
 
 // check adds the validation the library leaves out: it accepts any string
@@ -105,33 +105,82 @@ func (c rpmComparer) check(v string) error {
 	return nil
 }
 
+func (c rpmComparer) compareParsed(a, b rpmVersion) (int, error) { return compareRPM(a, b), nil }
+
 func (c rpmComparer) Valid(v string) error { _, err := c.parse(v); return err }
 
-func (c rpmComparer) Compare(a, b string) (int, error) {
-	return compareWith(c.eco, a, b, c.parse, func(x, y rpm.Version) int { return x.Compare(y) })
-}
+func (c rpmComparer) Compare(a, b string) (int, error) { return compareParsedStrings(c, a, b) }
 
 // pep440Comparer orders Python versions per PEP 440 (epochs, pre/post/dev
-// releases, local labels, normalised spellings).
+// releases, local labels, normalised spellings) with
+// github.com/aquasecurity/go-pep440-version. Parsing with it takes
+// microseconds (one big regexp), so parsed versions are memoised in a
+// bounded cache (pep440Cache): advisories name the same fixed versions
+// over and over.
 // https://packaging.python.org/en/latest/specifications/version-specifiers/
 type pep440Comparer struct{ eco string }
 
-func (c pep440Comparer) parse(v string) (pep440.Version, error) {
+// pep440Version is a parsed version: its normal form and comparison key.
+// It is immutable once cached (the library's Version is not: its Compare
+// appends into it), so it keeps only the original string for the library.
+type pep440Version struct {
+	orig  string
+	norm  string
+	key   pep440Key
+	keyOK bool // false: compare with the library (never seen in practice)
+}
+
+var pep440Cache = newParseCache[*pep440Version](1 << 16)
+
+func (c pep440Comparer) parse(v string) (pv *pep440Version, err error) {
+	if pv, ok := pep440Cache.get(v); ok {
+		return pv, nil
+	}
 	if err := checkCommon(v); err != nil {
-		return pep440.Version{}, invalid(c.eco, v, err)
+		return nil, invalid(c.eco, v, err)
 	}
-	pv, err := pep440.Parse(v)
+	defer func() {
+		if r := recover(); r != nil {
+			pv, err = nil, invalid(c.eco, v, fmt.Errorf("library panic: %v", r))
+		}
+	}()
+	v = strings.Clone(v) // the cache must not pin the caller's buffer
+	lv, err := pep440.Parse(v)
 	if err != nil {
-		return pep440.Version{}, invalid(c.eco, v, err)
+		return nil, invalid(c.eco, v, err)
 	}
+	pv = &pep440Version{orig: v, norm: lv.String()}
+	pv.key, pv.keyOK = pep440KeyOf(pv.norm)
+	pep440Cache.put(v, pv)
 	return pv, nil
+}
+
+func (c pep440Comparer) compareParsed(a, b *pep440Version) (n int, err error) {
+	if a == b || a.norm == b.norm {
+		return 0, nil // what the library's Compare starts with
+	}
+	if a.keyOK && b.keyOK {
+		return comparePEP440Keys(&a.key, &b.key), nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			n, err = 0, fmt.Errorf("%s: comparing %q with %q: %w: library panic: %v", c.eco, a.orig, b.orig, ErrInvalidVersion, r)
+		}
+	}()
+	va, err := pep440.Parse(a.orig)
+	if err != nil {
+		return 0, invalid(c.eco, a.orig, err)
+	}
+	vb, err := pep440.Parse(b.orig)
+	if err != nil {
+		return 0, invalid(c.eco, b.orig, err)
+	}
+	return sign(va.Compare(vb)), nil
 }
 
 func (c pep440Comparer) Valid(v string) error { _, err := c.parse(v); return err }
 
-func (c pep440Comparer) Compare(a, b string) (int, error) {
-	return compareWith(c.eco, a, b, c.parse, func(x, y pep440.Version) int { return x.Compare(y) })
-}
+func (c pep440Comparer) Compare(a, b string) (int, error) { return compareParsedStrings(c, a, b) }
 
 // mavenComparer orders Maven versions like ComparableVersion: qualifiers
 // alpha < beta < milestone < rc < snapshot < "" < sp, trailing zeros ignored.

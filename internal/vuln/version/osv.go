@@ -86,6 +86,9 @@ func (e Event) kind() (event, error) {
 // An invalid version, an invalid event version or a malformed range is an
 // error; the version's error names it and cmp's ecosystem.
 func Affected(cmp Comparer, version string, ranges []Range, versions []string) (bool, error) {
+	if ok, handled, err := affectedWith(cmp, version, ranges, versions); handled {
+		return ok, err
+	}
 	if err := cmp.Valid(version); err != nil {
 		return false, err
 	}
