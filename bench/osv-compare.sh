@@ -91,6 +91,29 @@ if osv or bh:
 PY
 done
 
+# A Go binary with vulnerable dependencies, in a FROM-scratch image.
+gb="$work/govuln"
+if [ ! -s "$gb/img.tar" ]; then
+  rm -rf "$gb"; mkdir -p "$gb/src"
+  printf 'module example.com/vulnapp\n\ngo 1.22\n\nrequire golang.org/x/text v0.3.0\n' >"$gb/src/go.mod"
+  printf 'package main\n\nimport (\n\t"fmt"\n\n\t"golang.org/x/text/language"\n)\n\nfunc main() { fmt.Println(language.English) }\n' >"$gb/src/main.go"
+  (cd "$gb/src" && GOFLAGS=-mod=mod go mod tidy && CGO_ENABLED=0 go build -o "$gb/vulnapp" .)
+  printf 'FROM scratch\nCOPY vulnapp /usr/local/bin/vulnapp\n' >"$gb/Dockerfile"
+  DOCKER_BUILDKIT=0 docker build -q -t bulkhead-bench/govuln:latest "$gb" >/dev/null 2>&1
+  docker save -o "$gb/img.tar" bulkhead-bench/govuln:latest
+fi
+"$OSV" scan image --offline --archive "$gb/img.tar" --format json >"$work/osv-go.json" 2>/dev/null || true
+"$BH" scan "docker-archive:$gb/img.tar" --db "$work/cmp.db" -q -o json --db-max-age 0 --no-cache >"$work/bh-go.json"
+python3 - "$work" <<'PY'
+import json, sys
+work = sys.argv[1]
+o = json.load(open(f"{work}/osv-go.json"))
+osv = {(p["package"]["name"], p["package"]["version"].lstrip("v"), v["id"]) for r in o.get("results", []) for p in r.get("packages", []) for v in p.get("vulnerabilities", [])}
+b = json.load(open(f"{work}/bh-go.json"))
+bh = {(f["packageName"], f["installedVersion"].lstrip("v"), s) for f in b["findings"] for s in f["sources"]}
+print(f"go binary: osv-scanner {sorted(osv)}; bulkhead {sorted(bh)}; identical: {osv == bh}")
+PY
+
 echo "== speed: scan docker-archive of the Debian vulnerable image ($(du -m "$img" | cut -f1) MB), median of $runs"
 measure() {
   local out; out=$(mktemp)

@@ -27,7 +27,7 @@ func dbCommand(g *globals) *cobra.Command {
 		Short: "Manage the local vulnerability database",
 	}
 	cmd.AddCommand(dbImportCommand(g), dbStatusCommand(g), dbUpdateCommand(g),
-		dbKeygenCommand(g), dbExportCommand(g), dbImportBundleCommand(g))
+		dbKeygenCommand(g), dbExportCommand(g), dbSignCommand(g), dbImportBundleCommand(g))
 	return cmd
 }
 
@@ -324,9 +324,10 @@ func dbExportCommand(g *globals) *cobra.Command {
 		key, out string
 	)
 	cmd := &cobra.Command{
-		Use:   "export-bundle",
-		Short: "Write the database as a signed bundle for air-gapped sites",
-		Args:  cobra.NoArgs,
+		Use:     "export-bundle",
+		Aliases: []string{"export"},
+		Short:   "Write the database as a signed bundle for air-gapped sites",
+		Args:    cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			priv, err := readKey(key, ed25519.PrivateKeySize)
 			if err != nil {

@@ -24,6 +24,16 @@ const (
 	maxDownload      = 4 << 30
 )
 
+// Distribution feeds that osv.dev does not carry in full: Debian's security
+// tracker and Alpine's secdb for the releases in support.
+var defaultDistroFeeds = []string{
+	"https://security-tracker.debian.org/tracker/data/json",
+	"https://secdb.alpinelinux.org/v3.18/main.json", "https://secdb.alpinelinux.org/v3.18/community.json",
+	"https://secdb.alpinelinux.org/v3.19/main.json", "https://secdb.alpinelinux.org/v3.19/community.json",
+	"https://secdb.alpinelinux.org/v3.20/main.json", "https://secdb.alpinelinux.org/v3.20/community.json",
+	"https://secdb.alpinelinux.org/v3.21/main.json", "https://secdb.alpinelinux.org/v3.21/community.json",
+}
+
 var defaultEcosystems = []string{"Debian", "Ubuntu", "Alpine", "AlmaLinux", "Rocky Linux", "Go", "PyPI", "npm", "Maven", "RubyGems", "Packagist", "NuGet", "crates.io"}
 
 func dbUpdateCommand(g *globals) *cobra.Command {
@@ -81,7 +91,10 @@ mirror may be a local directory with the same layout.`,
 				}
 			}
 			for i, s := range extra {
-				name := fmt.Sprintf("extra-%d%s", i, filepath.Ext(s))
+				if s == "" {
+					continue
+				}
+				name := fmt.Sprintf("extra-%d%s", i, filepath.Ext(strings.TrimSuffix(s, "/")))
 				p, err := fetch(s, name)
 				if err == nil {
 					err = importOne(vdb, g.stdout, p, "auto", "")
@@ -101,7 +114,7 @@ mirror may be a local directory with the same layout.`,
 	f.StringVar(&mirror, "mirror", defaultOSVMirror, "OSV mirror: URL or directory holding <Ecosystem>/all.zip")
 	f.StringSliceVar(&ecosystems, "ecosystems", defaultEcosystems, "OSV ecosystems to fetch")
 	f.StringVar(&kevURL, "kev-url", defaultKEVURL, "CISA KEV JSON (URL or path; empty to skip)")
-	f.StringSliceVar(&extra, "source", nil, "extra advisory feed (URL or path): Debian tracker JSON, Alpine secdb, EPSS CSV, OSV")
+	f.StringSliceVar(&extra, "source", defaultDistroFeeds, "advisory feeds besides OSV (URL or path; format detected): Debian tracker JSON, Alpine secdb, EPSS CSV, OSV files")
 	f.DurationVar(&timeout, "timeout", 10*time.Minute, "timeout for each download")
 	return cmd
 }

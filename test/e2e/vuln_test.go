@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"archive/zip"
 	"encoding/json"
+	"fmt"
 
 	"github.com/bulkhead-sec/bulkhead/internal/format/formattest"
 	"os"
@@ -236,4 +238,58 @@ func TestScanCLI(t *testing.T) {
 			t.Fatalf("site database after a rejected bundle: exit %d %s", code, errs)
 		}
 	})
+}
+
+// TestDBUpdateFromDirectoryMirror serves osv.dev's layout from a directory
+// (as an air-gapped mirror would), updates twice, and checks the second
+// update changes nothing.
+func TestDBUpdateFromDirectoryMirror(t *testing.T) {
+	data := sharedData(t)
+	mirror := t.TempDir()
+	os.MkdirAll(filepath.Join(mirror, "Debian"), 0o755)
+	zf, err := os.Create(filepath.Join(mirror, "Debian", "all.zip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(zf)
+	ents, _ := os.ReadDir(filepath.Join(data, "debian", "osv"))
+	n := 0
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(data, "debian", "osv", e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, _ := zw.Create(e.Name())
+		w.Write(b)
+		n++
+	}
+	zw.Close()
+	zf.Close()
+	kev := filepath.Join(data, "vulndata", "kev", "known_exploited_vulnerabilities.json")
+	dbPath := filepath.Join(t.TempDir(), "vuln.db")
+	args := []string{"db", "update", "--db", dbPath, "--mirror", mirror, "--ecosystems", "Debian", "--kev-url", kev, "--source="}
+	out, errs, code := bulkhead(t, args...)
+	if code != 0 {
+		t.Fatalf("db update: exit %d: %s %s", code, out, errs)
+	}
+	if !strings.Contains(out, fmt.Sprintf("%d added", n)) || !strings.Contains(out, "known-exploited") {
+		t.Errorf("first update: %s", out)
+	}
+	out, _, code = bulkhead(t, args...)
+	if code != 0 || !strings.Contains(out, fmt.Sprintf("0 added, 0 updated, %d unchanged", n)) {
+		t.Errorf("second update should change nothing: %s", out)
+	}
+	out, _, _ = bulkhead(t, "db", "status", "--db", dbPath, "--json")
+	var st struct {
+		Advisories, KEV int
+	}
+	json.Unmarshal([]byte(out), &st)
+	if st.Advisories != n || st.KEV == 0 {
+		t.Errorf("status after update: %+v", st)
+	}
+	// An unreachable source fails the command but keeps what was applied.
+	_, errs, code = bulkhead(t, "db", "update", "--db", dbPath, "--mirror", mirror, "--ecosystems", "Debian,npm", "--kev-url", "", "--source=")
+	if code == 0 || !strings.Contains(errs, "npm") {
+		t.Errorf("missing ecosystem zip: exit %d, %q", code, errs)
+	}
 }

@@ -186,3 +186,81 @@ func verify(manRaw, sig []byte, pub ed25519.PublicKey, man *Manifest) error {
 	}
 	return nil
 }
+
+// SignBundle copies a bundle from r to w with a new signature by key. The
+// database is checked against the manifest first, so a damaged bundle is
+// never signed.
+func SignBundle(r io.Reader, w io.Writer, key ed25519.PrivateKey) error {
+	tr := tar.NewReader(r)
+	var man []byte
+	tmp, err := os.CreateTemp("", "bulkhead-sign-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	var dbSize int64
+	h := sha256.New()
+	var rawSize int64
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrBadBundle, err)
+		}
+		switch hdr.Name {
+		case bundleManifest:
+			if man, err = io.ReadAll(io.LimitReader(tr, 1<<20)); err != nil {
+				return fmt.Errorf("%w: %v", ErrBadBundle, err)
+			}
+		case bundleSig:
+		case bundleDB:
+			if dbSize, err = io.Copy(tmp, tr); err != nil {
+				return fmt.Errorf("%w: %v", ErrBadBundle, err)
+			}
+		default:
+			return fmt.Errorf("%w: unexpected member %q", ErrBadBundle, hdr.Name)
+		}
+	}
+	var m Manifest
+	if man == nil || json.Unmarshal(man, &m) != nil {
+		return fmt.Errorf("%w: no readable manifest", ErrBadBundle)
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	zr, err := gzip.NewReader(tmp)
+	if err != nil {
+		return fmt.Errorf("%w: db.gz: %v", ErrBadBundle, err)
+	}
+	if rawSize, err = io.Copy(h, io.LimitReader(zr, maxBundleDB)); err != nil {
+		return fmt.Errorf("%w: db.gz: %v", ErrBadBundle, err)
+	}
+	if rawSize != m.Size || hex.EncodeToString(h.Sum(nil)) != m.SHA256 {
+		return fmt.Errorf("%w: database does not match its manifest; refusing to sign", ErrBadBundle)
+	}
+	sig := []byte(base64.StdEncoding.EncodeToString(ed25519.Sign(key, man)))
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	tw := tar.NewWriter(w)
+	for _, mem := range []struct {
+		name string
+		size int64
+		r    io.Reader
+	}{
+		{bundleManifest, int64(len(man)), bytes.NewReader(man)},
+		{bundleSig, int64(len(sig)), bytes.NewReader(sig)},
+		{bundleDB, dbSize, tmp},
+	} {
+		if err := tw.WriteHeader(&tar.Header{Name: mem.name, Mode: 0o644, Size: mem.size, Typeflag: tar.TypeReg, ModTime: time.Now()}); err != nil {
+			return err
+		}
+		if _, err := io.Copy(tw, mem.r); err != nil {
+			return err
+		}
+	}
+	return tw.Close()
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -142,5 +143,32 @@ func TestBundles(t *testing.T) {
 	}
 	if _, err := os.Stat(dst); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestSignBundle(t *testing.T) {
+	pubA, privA, _ := ed25519.GenerateKey(rand.Reader)
+	pubB, privB, _ := ed25519.GenerateKey(rand.Reader)
+	src := openTemp(t)
+	src.Import("osv:Go", "test", []advisory.Advisory{adv("GO-1", "Go", "example.com/m", "1.2.3")})
+	var a bytes.Buffer
+	if err := src.ExportBundle(&a, privA); err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := SignBundle(bytes.NewReader(a.Bytes()), &b, privB); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), "x.db")
+	if _, err := ImportBundle(bytes.NewReader(b.Bytes()), pubA, dst); !errors.Is(err, ErrBadBundle) {
+		t.Fatalf("re-signed bundle verified with the old key: %v", err)
+	}
+	if _, err := ImportBundle(bytes.NewReader(b.Bytes()), pubB, dst); err != nil {
+		t.Fatalf("re-signed bundle: %v", err)
+	}
+	bad := bytes.Clone(a.Bytes())
+	bad[len(bad)-2000] ^= 0xff
+	if err := SignBundle(bytes.NewReader(bad), io.Discard, privB); !errors.Is(err, ErrBadBundle) {
+		t.Fatalf("signed a damaged bundle: %v", err)
 	}
 }
