@@ -32,7 +32,7 @@ func dbCommand(g *globals) *cobra.Command {
 }
 
 // Advisory formats `db import` understands.
-var importFormats = []string{"auto", "osv", "debian-tracker", "alpine-secdb", "kev", "epss"}
+var importFormats = []string{"auto", "osv", "debian-tracker", "alpine-secdb", "kev", "epss", "bundle"}
 
 // sniffFormat recognises an advisory file by its name and first bytes.
 func sniffFormat(p string) (string, error) {
@@ -83,6 +83,8 @@ func sniffFormat(p string) (string, error) {
 	n, _ := io.ReadFull(f, head)
 	head = head[:n]
 	switch {
+	case len(head) > 262 && string(head[257:262]) == "ustar" && bytes.HasPrefix(head, []byte("manifest.json")):
+		return "bundle", nil
 	case bytes.Contains(head, []byte(`"catalogVersion"`)) || bytes.Contains(head, []byte(`"knownRansomwareCampaignUse"`)):
 		return "kev", nil
 	case bytes.Contains(head, []byte("distroversion")):
@@ -199,17 +201,27 @@ func dbImportCommand(g *globals) *cobra.Command {
 		db     dbOptions
 		format string
 		source string
+		pubkey string
 	)
 	cmd := &cobra.Command{
 		Use:   "import PATH...",
 		Short: "Import advisories (OSV dir/file/zip, Debian tracker JSON, Alpine secdb, CISA KEV, EPSS CSV)",
 		Long: `Import advisory files into the database. Malformed records are listed
 with their id and reason and skipped; the rest are imported. Records whose
-content did not change are left as they are.`,
+content did not change are left as they are.
+
+A signed bundle (from 'db export') is recognised too: it is verified with
+--pubkey (or BULKHEAD_DB_PUBKEY) and replaces the database, as
+'db import-bundle' does.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := os.MkdirAll(filepath.Dir(db.path), 0o755); err != nil {
 				return err
+			}
+			if len(args) == 1 && (format == "bundle" || format == "auto") {
+				if f, err := sniffFormat(args[0]); err == nil && f == "bundle" {
+					return importBundle(g, db.path, pubkey, args[0])
+				}
 			}
 			vdb, err := store.Open(db.path, true)
 			if err != nil {
@@ -225,6 +237,7 @@ content did not change are left as they are.`,
 		},
 	}
 	db.register(cmd)
+	cmd.Flags().StringVar(&pubkey, "pubkey", "", "ed25519 public key file, for signed bundles")
 	cmd.Flags().StringVar(&format, "format", "auto", "advisory format: "+strings.Join(importFormats, ", "))
 	cmd.Flags().StringVar(&source, "source", "", "source name recorded in the database (default from the format)")
 	return cmd
@@ -362,30 +375,35 @@ checksum, then replace the database atomically. A tampered or truncated
 bundle is rejected and the previous database stays in place.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			if pub == "" {
-				pub = os.Getenv("BULKHEAD_DB_PUBKEY")
-			}
-			if pub == "" {
-				return fmt.Errorf("no public key: pass --pubkey FILE or set BULKHEAD_DB_PUBKEY")
-			}
-			k, err := readKey(pub, ed25519.PublicKeySize)
-			if err != nil {
-				return err
-			}
-			f, err := os.Open(args[0])
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			man, err := store.ImportBundle(bufio.NewReader(f), ed25519.PublicKey(k), db.path)
-			if err != nil {
-				return fmt.Errorf("%s: %w", args[0], err)
-			}
-			fmt.Fprintf(g.stdout, "imported bundle created %s (%d bytes) into %s\n", man.Created.Format(time.RFC3339), man.Size, db.path)
-			return nil
+			return importBundle(g, db.path, pub, args[0])
 		},
 	}
 	db.register(cmd)
 	cmd.Flags().StringVar(&pub, "pubkey", "", "ed25519 public key file that must have signed the bundle")
 	return cmd
+}
+
+// importBundle verifies a signed bundle and replaces the database with it.
+func importBundle(g *globals, dbPath, pub, file string) error {
+	if pub == "" {
+		pub = os.Getenv("BULKHEAD_DB_PUBKEY")
+	}
+	if pub == "" {
+		return fmt.Errorf("%s is a signed bundle: pass --pubkey FILE or set BULKHEAD_DB_PUBKEY", file)
+	}
+	k, err := readKey(pub, ed25519.PublicKeySize)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	man, err := store.ImportBundle(bufio.NewReader(f), ed25519.PublicKey(k), dbPath)
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	fmt.Fprintf(g.stdout, "imported bundle created %s (%d bytes) into %s\n", man.Created.Format(time.RFC3339), man.Size, dbPath)
+	return nil
 }

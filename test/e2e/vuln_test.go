@@ -225,6 +225,23 @@ func TestScanCLI(t *testing.T) {
 		if _, errs, code := bulkhead(t, "db", "import-bundle", "--db", site, "--pubkey", key+".pub", bundle); code != 0 {
 			t.Fatal(errs)
 		}
+		// 'db import' recognises a bundle too, and wants the key.
+		if _, errs, code := bulkhead(t, "db", "import", "--db", filepath.Join(dir, "other.db"), bundle); code == 0 || !strings.Contains(errs, "--pubkey") {
+			t.Fatalf("bundle without a key: exit %d, %q", code, errs)
+		}
+		if _, errs, code := bulkhead(t, "db", "import", "--db", filepath.Join(dir, "other.db"), "--pubkey", key+".pub", bundle); code != 0 {
+			t.Fatalf("db import of a bundle: %s", errs)
+		}
+		// Re-signed with another key, it verifies only with that key.
+		key2 := filepath.Join(dir, "k2")
+		bulkhead(t, "db", "keygen", "--out", key2)
+		resigned := filepath.Join(dir, "resigned.bundle")
+		if _, errs, code := bulkhead(t, "db", "sign", "--key", key2+".key", "--output-file", resigned, bundle); code != 0 {
+			t.Fatal(errs)
+		}
+		if _, _, code := bulkhead(t, "db", "import-bundle", "--db", filepath.Join(dir, "x.db"), "--pubkey", key+".pub", resigned); code == 0 {
+			t.Fatal("a bundle re-signed with another key verified with the old one")
+		}
 		b, _ := os.ReadFile(bundle)
 		b[len(b)/2] ^= 0x55
 		bad := filepath.Join(dir, "bad.bundle")
