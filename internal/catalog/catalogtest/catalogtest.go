@@ -179,3 +179,45 @@ func SyftNameVersions(t testing.TB, path string) map[string]bool {
 	}
 	return out
 }
+
+// SharedData returns ../shared/data/<elem...> as seen from a package
+// directory under internal/catalog, or skips the test when it is absent.
+func SharedData(t testing.TB, elem ...string) string {
+	t.Helper()
+	p := filepath.Join(append([]string{"..", "..", "..", "..", "shared", "data"}, elem...)...)
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("shared test data not available at %s: %v", p, err)
+	}
+	return p
+}
+
+// ExactRecallVsSyft runs c over every folder below dir that holds Syft's
+// syft.json and fails unless the (name, version) sets are equal.
+func ExactRecallVsSyft(t *testing.T, c catalog.Cataloger, dir string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		t.Run(e.Name(), func(t *testing.T) {
+			root := filepath.Join(dir, e.Name())
+			want := SyftNameVersions(t, filepath.Join(root, "syft.json"))
+			got := map[string]bool{}
+			for _, p := range Run(t, c, root) {
+				got[p.Name+"@"+p.Version] = true
+			}
+			for nv := range want {
+				if !got[nv] {
+					t.Errorf("Syft reports %s, we do not", nv)
+				}
+			}
+			if len(got) != len(want) {
+				t.Errorf("we report %d packages, Syft %d", len(got), len(want))
+			}
+		})
+	}
+}

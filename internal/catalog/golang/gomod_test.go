@@ -2,7 +2,6 @@ package golang
 
 import (
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/bulkhead-sec/bulkhead/internal/catalog/catalogtest"
@@ -26,24 +25,7 @@ func TestModFile(t *testing.T) {
 // TestModFileRecallVsSyft checks every module Syft reports for the real
 // go.mod files in ../shared/data is reported too.
 func TestModFileRecallVsSyft(t *testing.T) {
-	base := filepath.Join("..", "..", "..", "..", "shared", "data", "lockfiles", "go")
-	if _, err := os.Stat(base); err != nil {
-		t.Skipf("shared data not present at %s", base)
-	}
-	for _, dir := range []string{"fzf", "logrus"} {
-		t.Run(dir, func(t *testing.T) {
-			pkgs := catalogtest.Run(t, NewModFile(), filepath.Join(base, dir))
-			have := map[string]bool{}
-			for _, p := range pkgs {
-				have[p.Name+"@"+p.Version] = true
-			}
-			for a := range catalogtest.SyftNameVersions(t, filepath.Join(base, dir, "syft.json")) {
-				if !have[a] {
-					t.Errorf("syft reports %s, we do not", a)
-				}
-			}
-		})
-	}
+	catalogtest.ExactRecallVsSyft(t, NewModFile(), catalogtest.SharedData(t, "lockfiles", "go"))
 }
 
 func FuzzParseModFile(f *testing.F) {

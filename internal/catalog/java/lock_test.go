@@ -2,7 +2,6 @@ package java
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -82,32 +81,7 @@ func TestPomXMLDetails(t *testing.T) {
 // here too. Syft's counts match ours exactly: it reports test-scoped and
 // test-configuration dependencies as well (we mark them Scope "dev").
 func TestLockRecallAgainstSyft(t *testing.T) {
-	dir := filepath.Join("..", "..", "..", "..", "shared", "data", "lockfiles", "java")
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Skipf("shared fixtures not available at %s: %v", dir, err)
-	}
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		t.Run(e.Name(), func(t *testing.T) {
-			root := filepath.Join(dir, e.Name())
-			want := catalogtest.SyftNameVersions(t, filepath.Join(root, "syft.json"))
-			got := map[string]bool{}
-			for _, p := range catalogtest.Run(t, NewLock(), root) {
-				got[p.Name+"@"+p.Version] = true
-			}
-			for nv := range want {
-				if !got[nv] {
-					t.Errorf("Syft reports %s, we do not", nv)
-				}
-			}
-			if len(got) != len(want) {
-				t.Errorf("we report %d packages, Syft %d", len(got), len(want))
-			}
-		})
-	}
+	catalogtest.ExactRecallVsSyft(t, NewLock(), catalogtest.SharedData(t, "lockfiles", "java"))
 }
 
 func FuzzParseGradleLockfile(f *testing.F) {

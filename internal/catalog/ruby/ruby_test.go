@@ -212,32 +212,7 @@ func TestLongLineIsError(t *testing.T) {
 // TestRecallAgainstSyft checks that every (name, version) Syft 1.57.1
 // reported for the shared Gemfile.lock fixtures is reported here too.
 func TestRecallAgainstSyft(t *testing.T) {
-	dir := filepath.Join("..", "..", "..", "..", "shared", "data", "lockfiles", "ruby")
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Skipf("shared fixtures not available at %s: %v", dir, err)
-	}
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		t.Run(e.Name(), func(t *testing.T) {
-			root := filepath.Join(dir, e.Name())
-			want := catalogtest.SyftNameVersions(t, filepath.Join(root, "syft.json"))
-			got := map[string]bool{}
-			for _, p := range catalogtest.Run(t, NewGemfileLock(), root) {
-				got[p.Name+"@"+p.Version] = true
-			}
-			for nv := range want {
-				if !got[nv] {
-					t.Errorf("Syft reports %s, we do not", nv)
-				}
-			}
-			if len(got) != len(want) {
-				t.Errorf("we report %d packages, Syft %d", len(got), len(want))
-			}
-		})
-	}
+	catalogtest.ExactRecallVsSyft(t, NewGemfileLock(), catalogtest.SharedData(t, "lockfiles", "ruby"))
 }
 
 func FuzzParseGemfileLock(f *testing.F) {

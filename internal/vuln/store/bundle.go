@@ -71,24 +71,7 @@ func (db *DB) ExportBundle(w io.Writer, key ed25519.PrivateKey) error {
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	tw := tar.NewWriter(w)
-	for _, m := range []struct {
-		name string
-		size int64
-		r    io.Reader
-	}{
-		{bundleManifest, int64(len(man)), bytes.NewReader(man)},
-		{bundleSig, int64(len(sig)), bytes.NewReader(sig)},
-		{bundleDB, st.Size(), tmp},
-	} {
-		if err := tw.WriteHeader(&tar.Header{Name: m.name, Mode: 0o644, Size: m.size, Typeflag: tar.TypeReg, ModTime: time.Now()}); err != nil {
-			return err
-		}
-		if _, err := io.Copy(tw, m.r); err != nil {
-			return err
-		}
-	}
-	return tw.Close()
+	return writeBundle(w, man, sig, tmp, st.Size())
 }
 
 // ImportBundle verifies a bundle with pub and, only if everything checks
@@ -245,20 +228,27 @@ func SignBundle(r io.Reader, w io.Writer, key ed25519.PrivateKey) error {
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
+	return writeBundle(w, man, sig, tmp, dbSize)
+}
+
+// writeBundle writes the three members in the order ImportBundle expects:
+// the manifest and its signature before the database.
+func writeBundle(w io.Writer, man, sig []byte, db io.Reader, dbSize int64) error {
 	tw := tar.NewWriter(w)
-	for _, mem := range []struct {
+	now := time.Now()
+	for _, m := range []struct {
 		name string
 		size int64
 		r    io.Reader
 	}{
 		{bundleManifest, int64(len(man)), bytes.NewReader(man)},
 		{bundleSig, int64(len(sig)), bytes.NewReader(sig)},
-		{bundleDB, dbSize, tmp},
+		{bundleDB, dbSize, db},
 	} {
-		if err := tw.WriteHeader(&tar.Header{Name: mem.name, Mode: 0o644, Size: mem.size, Typeflag: tar.TypeReg, ModTime: time.Now()}); err != nil {
+		if err := tw.WriteHeader(&tar.Header{Name: m.name, Mode: 0o644, Size: m.size, Typeflag: tar.TypeReg, ModTime: now}); err != nil {
 			return err
 		}
-		if _, err := io.Copy(tw, mem.r); err != nil {
+		if _, err := io.Copy(tw, m.r); err != nil {
 			return err
 		}
 	}
