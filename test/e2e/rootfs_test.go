@@ -99,10 +99,15 @@ func debImage(t *testing.T) (string, string) {
 func TestDockerImportedImage(t *testing.T) {
 	name, archive := debImage(t)
 	want := dpkgOracle(t, rootfs(t))
-	for _, target := range []string{"docker:" + name, "docker-archive:" + archive, archive} {
+	// Bare arguments resolve like Syft: an existing file is an archive, a
+	// name not on disk is an image in the Docker Engine.
+	for _, target := range []string{"docker:" + name, "docker-archive:" + archive, archive, name} {
 		t.Run(target, func(t *testing.T) {
 			doc := scanJSON(t, target, "--no-cache")
 			samePackages(t, target, want, namesOf(doc, sbom.TypeDeb))
+			if target == name && doc.Source.Kind != "docker" {
+				t.Errorf("bare %s resolved to %q, want docker", name, doc.Source.Kind)
+			}
 			if len(doc.Source.Layers) != 1 {
 				t.Fatalf("%d layers, want 1", len(doc.Source.Layers))
 			}
