@@ -104,6 +104,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		sbomCommand(g),
 		scanCommand(g),
 		dbCommand(g),
+		rulesCommand(g),
 		versionCommand(g),
 	)
 	err := root.ExecuteContext(ctx)
