@@ -32,8 +32,8 @@ func TestRulesCLI(t *testing.T) {
 	}
 	var a struct {
 		Rule, Priority, Output, Source string
-		OutputFields               map[string]any `json:"output_fields"`
-		Tags                       []string
+		OutputFields                   map[string]any `json:"output_fields"`
+		Tags                           []string
 	}
 	if err := json.Unmarshal([]byte(lines[0]), &a); err != nil {
 		t.Fatal(err)
