@@ -105,6 +105,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		scanCommand(g),
 		dbCommand(g),
 		rulesCommand(g),
+		checkCommand(g),
 		versionCommand(g),
 	)
 	err := root.ExecuteContext(ctx)
