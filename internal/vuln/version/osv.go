@@ -89,142 +89,18 @@ func Affected(cmp Comparer, version string, ranges []Range, versions []string) (
 	if ok, handled, err := affectedWith(cmp, version, ranges, versions); handled {
 		return ok, err
 	}
-	if err := cmp.Valid(version); err != nil {
-		return false, err
-	}
-	if slices.Contains(versions, version) {
-		return true, nil
-	}
-	for i, r := range ranges {
-		switch r.Type {
-		case RangeGit:
-			continue
-		case RangeEcosystem, RangeSemVer:
-		default:
-			return false, fmt.Errorf("%w: range %d: unknown type %q", ErrMalformedRange, i, r.Type)
-		}
-		hit, err := inRange(cmp, version, r.Events)
-		if err != nil {
-			return false, fmt.Errorf("range %d (%s): %w", i, r.Type, err)
-		}
-		if hit {
-			return true, nil
-		}
-	}
-	return false, nil
+	return affectedParsed(unparsed{cmp}, version, ranges, versions)
 }
 
-// inRange evaluates one ECOSYSTEM or SEMVER range for a valid version.
-func inRange(cmp Comparer, version string, raw []Event) (bool, error) {
-	// Most ranges hold one or two events; keep them off the heap.
-	var buf [4]event
-	events := buf[:0]
-	var limits []string
-	for _, e := range raw {
-		ev, err := e.kind()
-		if err != nil {
-			return false, err
-		}
-		if ev.kind == evLimit {
-			if ev.version != "*" {
-				if err := cmp.Valid(ev.version); err != nil {
-					return false, err
-				}
-				limits = append(limits, ev.version)
-			}
-			continue
-		}
-		events = append(events, ev)
-	}
+// unparsed lets any Comparer use the one range evaluator: its "parsed"
+// form is the validated string itself.
+type unparsed struct{ Comparer }
 
-	// Check the order (validating every event version on the way) and sort
-	// only when the advisory did not.
-	sorted := true
-	for i := 1; i < len(events); i++ {
-		c, err := compareEvents(cmp, events[i-1], events[i])
-		if err != nil {
-			return false, err
-		}
-		if c > 0 {
-			sorted = false
-		}
-	}
-	if len(events) == 1 && !isZero(events[0]) {
-		if err := cmp.Valid(events[0].version); err != nil {
-			return false, err
-		}
-	}
-	if !sorted {
-		// Every version is valid now, so the comparison cannot fail.
-		slices.SortStableFunc(events, func(a, b event) int {
-			c, _ := compareEvents(cmp, a, b)
-			return c
-		})
-	}
-
-	affected := false
-	for _, ev := range events {
-		if isZero(ev) {
-			affected = true
-			continue
-		}
-		c, err := cmp.Compare(version, ev.version)
-		if err != nil {
-			return false, err
-		}
-		if c < 0 {
-			break // every later event is at or above this one
-		}
-		switch ev.kind {
-		case evIntroduced:
-			affected = true
-		case evFixed:
-			affected = false
-		case evLastAffected:
-			if c > 0 {
-				affected = false
-			}
-		}
-	}
-	if !affected || len(limits) == 0 {
-		return affected, nil
-	}
-	for _, l := range limits {
-		c, err := cmp.Compare(version, l)
-		if err != nil {
-			return false, err
-		}
-		if c < 0 {
-			return true, nil
-		}
-	}
-	return false, nil
-}
+func (u unparsed) parse(v string) (string, error)         { return v, u.Valid(v) }
+func (u unparsed) compareParsed(a, b string) (int, error) { return u.Compare(a, b) }
 
 // isZero reports the introduced "0" event, which precedes every version.
 func isZero(e event) bool { return e.kind == evIntroduced && e.version == "0" }
-
-func compareEvents(cmp Comparer, a, b event) (int, error) {
-	switch za, zb := isZero(a), isZero(b); {
-	case za && zb:
-		return 0, nil
-	case za:
-		if err := cmp.Valid(b.version); err != nil {
-			return 0, err
-		}
-		return -1, nil
-	case zb:
-		if err := cmp.Valid(a.version); err != nil {
-			return 0, err
-		}
-		return 1, nil
-	}
-	c, err := cmp.Compare(a.version, b.version)
-	if err != nil || c != 0 {
-		return c, err
-	}
-	return sign(int(a.kind) - int(b.kind)), nil
-}
 
 // FixedVersions returns the fixed versions named by ECOSYSTEM and SEMVER
 // ranges, without duplicates, in the order they appear. GIT ranges are

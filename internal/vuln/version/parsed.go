@@ -85,7 +85,8 @@ type parsedEvent[T any] struct {
 	v    T      // parsed, unless zero
 }
 
-// inRangeParsed is inRange for a parsed installed version.
+// inRangeParsed evaluates one ECOSYSTEM or SEMVER range for a parsed,
+// valid installed version.
 func inRangeParsed[T any, P parseOncer[T]](p P, iv T, raw []Event) (bool, error) {
 	var buf [4]parsedEvent[T]
 	events := buf[:0]
@@ -108,8 +109,7 @@ func inRangeParsed[T any, P parseOncer[T]](p P, iv T, raw []Event) (bool, error)
 		}
 		events = append(events, parsedEvent[T]{kind: ev.kind, zero: isZero(ev), s: ev.version})
 	}
-	// Parse in order, so that the first invalid version is the one named,
-	// as inRange does.
+	// Parse in order, so that the first invalid version is the one named.
 	for i := range events {
 		if !events[i].zero {
 			v, err := p.parse(events[i].s)
