@@ -159,7 +159,7 @@ func DistroEcosystems(d *sbom.Distro) []string {
 // Match returns the findings for doc, sorted by severity, then package and
 // id.
 func (m *Matcher) Match(doc *sbom.SBOM) ([]sbom.Finding, error) {
-	l := &lookup{src: m.src, memo: map[memoKey][]advisory.Entry{}, scores: map[string]scores{}, owner: map[string]int{}}
+	l := &lookup{src: m.src, memo: map[memoKey][]advisory.Entry{}, scores: map[string]scores{}, owner: map[string]int{}, strs: map[string]string{}}
 	m.mu.Lock()
 	l.found.spare, m.spare = m.spare, nil
 	m.mu.Unlock()
@@ -250,6 +250,11 @@ type lookup struct {
 	scores map[string]scores // KEV and EPSS by CVE
 
 	found findings
+
+	// strs interns the strings findings keep: entry strings may share the
+	// database's memory map and must be copied, and the same ids, summaries,
+	// vectors and fixed versions recur across findings — one copy each.
+	strs map[string]string
 
 	// Scratch space.
 	ranges []version.Range // check
@@ -371,6 +376,19 @@ func (m *Matcher) matchPackage(l *lookup, p sbom.Package, d *sbom.Distro) error 
 	return nil
 }
 
+// intern returns a heap copy of s, one per distinct value per Match.
+func (l *lookup) intern(s string) string {
+	if s == "" {
+		return ""
+	}
+	if c, ok := l.strs[s]; ok {
+		return c
+	}
+	c := strings.Clone(s)
+	l.strs[c] = c
+	return c
+}
+
 func (m *Matcher) check(l *lookup, p sbom.Package, q query, eco string, cmp version.Comparer, e *advisory.Entry) (sbom.Finding, bool, error) {
 	ranges := l.versionRanges(e)
 	hit, err := version.Affected(cmp, q.version, ranges, e.Versions)
@@ -381,13 +399,13 @@ func (m *Matcher) check(l *lookup, p sbom.Package, q query, eco string, cmp vers
 	// everything a finding keeps is copied.
 	aliases := make([]string, len(e.Aliases), len(e.Aliases)+1) // enrich may add one
 	for i, a := range e.Aliases {
-		aliases[i] = strings.Clone(a)
+		aliases[i] = l.intern(a)
 	}
 	fixed := version.FixedVersions(ranges)
 	for i := range fixed {
-		fixed[i] = strings.Clone(fixed[i])
+		fixed[i] = l.intern(fixed[i])
 	}
-	id := strings.Clone(e.ID)
+	id := l.intern(e.ID)
 	f := sbom.Finding{
 		ID:               id,
 		Aliases:          aliases,
@@ -400,10 +418,10 @@ func (m *Matcher) check(l *lookup, p sbom.Package, q query, eco string, cmp vers
 		FixedVersions:    fixed,
 		Locations:        p.Locations,
 		Layer:            p.Layer,
-		Severity:         strings.Clone(string(e.Level)),
+		Severity:         l.intern(string(e.Level)),
 		Score:            e.Score,
-		Vector:           strings.Clone(e.Vector),
-		Summary:          strings.Clone(e.Summary),
+		Vector:           l.intern(e.Vector),
+		Summary:          l.intern(e.Summary),
 		Sources:          []string{id},
 		Ecosystem:        eco,
 		MatchedName:      q.name,
