@@ -1,5 +1,7 @@
 package advisory
 
+import "strings"
+
 // Entry is one affected package of one advisory, reduced to what matching
 // needs, with the severity already normalised. The store indexes entries by
 // ecosystem and package and keeps them in a compact binary form, so a lookup
@@ -17,7 +19,40 @@ type Entry struct {
 	Ecosystem string
 	Package   string
 	Ranges    []Range
-	Versions  []string
+	// Versions is the affected package's explicit version list, each
+	// version followed by a NUL byte: one string rather than a slice, so
+	// that a lookup of a record enumerating hundreds of versions (PyPI,
+	// Go) costs no allocation. Use HasVersion.
+	Versions string
+}
+
+// HasVersion reports whether v is in the entry's explicit version list.
+func (e *Entry) HasVersion(v string) bool {
+	s := e.Versions
+	for s != "" {
+		i := strings.IndexByte(s, 0)
+		if i < 0 {
+			return s == v
+		}
+		if s[:i] == v {
+			return true
+		}
+		s = s[i+1:]
+	}
+	return false
+}
+
+// joinVersions builds Entry.Versions.
+func joinVersions(vs []string) string {
+	if len(vs) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	for _, v := range vs {
+		b.WriteString(v)
+		b.WriteByte(0)
+	}
+	return b.String()
 }
 
 // Entries returns the advisory's entries, one per affected package.
@@ -42,7 +77,7 @@ func (a *Advisory) Entries() []Entry {
 		out = append(out, Entry{
 			ID: a.ID, Source: a.Source, Aliases: a.Aliases, Summary: summary, Withdrawn: a.Withdrawn != nil,
 			Level: level, Score: score, Vector: vector,
-			Ecosystem: af.Ecosystem, Package: af.Package, Ranges: af.Ranges, Versions: af.Versions,
+			Ecosystem: af.Ecosystem, Package: af.Package, Ranges: af.Ranges, Versions: joinVersions(af.Versions),
 		})
 	}
 	return out

@@ -391,7 +391,12 @@ func (l *lookup) intern(s string) string {
 
 func (m *Matcher) check(l *lookup, p sbom.Package, q query, eco string, cmp version.Comparer, e *advisory.Entry) (sbom.Finding, bool, error) {
 	ranges := l.versionRanges(e)
-	hit, err := version.Affected(cmp, q.version, ranges, e.Versions)
+	// The explicit version list is checked here, on the entry's packed
+	// form; Affected validates the version first, as the OSV rules want.
+	hit, err := version.Affected(cmp, q.version, ranges, nil)
+	if err == nil && !hit {
+		hit = e.HasVersion(q.version)
+	}
 	if err != nil || !hit {
 		return sbom.Finding{}, false, err
 	}

@@ -52,7 +52,7 @@ func encodeEntry(e advisory.Entry) []byte {
 			str(ev.Limit)
 		}
 	}
-	strs(e.Versions)
+	str(e.Versions)
 	return b
 }
 
@@ -150,7 +150,7 @@ func decodeEntry(b []byte, view bool) (advisory.Entry, error) {
 			}
 		}
 	}
-	e.Versions = d.strs()
+	e.Versions = d.str()
 	if d.err != nil {
 		return advisory.Entry{}, d.err
 	}

@@ -30,7 +30,7 @@ import (
 
 // SchemaVersion is bumped whenever the layout changes; an older file is
 // refused with a message saying how to rebuild it.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 var (
 	bMeta    = []byte("meta")
@@ -404,7 +404,7 @@ func lookup(c *bolt.Cursor, ecosystem, pkg string, view bool) ([]advisory.Entry,
 			return nil, fmt.Errorf("index entry %q: %w", k[len(prefix):], err)
 		}
 		if out == nil {
-			out = make([]advisory.Entry, 0, 8)
+			out = make([]advisory.Entry, 0, 2)
 		}
 		out = append(out, e)
 	}
