@@ -47,11 +47,11 @@ type Matcher struct {
 	opts Options
 
 	mu    sync.Mutex
-	spare [][]sbom.Finding // emptied finding chunks kept for the next Match
+	spare [][]rec // emptied record chunks kept for the next Match
 }
 
 // maxSpare bounds the chunks a Matcher keeps between Match calls (at
-// 4096 findings each, about 26 MB).
+// 4096 records each, about 5 MB).
 const maxSpare = 16
 
 // New returns a Matcher.
@@ -59,7 +59,7 @@ func New(src Source, opts Options) *Matcher { return &Matcher{src: src, opts: op
 
 // query is one lookup for one package.
 type query struct {
-	ecosystems []string // tried in order; the first with records wins
+	ecosystems []string // tried in order; the first with records wins; shared, never modified
 	name       string
 	version    string
 	rule       string
@@ -77,13 +77,24 @@ var languageEcosystems = map[sbom.Type]string{
 	sbom.TypeDotnet:   "NuGet",
 }
 
-// queries decides how a package is looked up; nil when it cannot be.
-func (m *Matcher) queries(p sbom.Package, d *sbom.Distro) []query {
+// languageEcosystemList holds each language ecosystem as a one-element
+// list, so queries need not allocate one per package.
+var languageEcosystemList = func() map[sbom.Type][]string {
+	m := make(map[sbom.Type][]string, len(languageEcosystems))
+	for t, e := range languageEcosystems {
+		m[t] = []string{e}
+	}
+	return m
+}()
+
+// queryFor decides how a package is looked up; ok is false when it cannot
+// be. distroEcos is DistroEcosystems of the document's distribution.
+func (m *Matcher) queryFor(p sbom.Package, distroEcos []string) (query, bool) {
 	switch p.Type {
 	case sbom.TypeDeb, sbom.TypeAPK, sbom.TypeRPM:
-		ecos := DistroEcosystems(d)
+		ecos := distroEcos
 		if len(ecos) == 0 {
-			return nil
+			return query{}, false
 		}
 		name, ver := p.SourceName, p.SourceVersion
 		if p.Type == sbom.TypeRPM || name == "" {
@@ -92,16 +103,16 @@ func (m *Matcher) queries(p sbom.Package, d *sbom.Distro) []query {
 		if ver == "" {
 			ver = p.Version
 		}
-		return []query{{ecosystems: ecos, name: name, version: ver, rule: "distro-source"}}
+		return query{ecosystems: ecos, name: name, version: ver, rule: "distro-source"}, true
 	}
-	eco, ok := languageEcosystems[p.Type]
+	ecos, ok := languageEcosystemList[p.Type]
 	if !ok || p.Version == "" {
-		return nil
+		return query{}, false
 	}
 	rule := "language"
 	if p.OwnedBy != "" {
 		if !m.opts.MatchOwned {
-			return nil
+			return query{}, false
 		}
 		rule = "language-owned"
 	}
@@ -112,7 +123,7 @@ func (m *Matcher) queries(p sbom.Package, d *sbom.Distro) []query {
 			ver = strings.TrimPrefix(ver, "go")
 		}
 		if ver == "(devel)" {
-			return nil
+			return query{}, false
 		}
 	case sbom.TypeJava:
 		if g := p.Metadata["groupId"]; g != "" && !strings.Contains(name, ":") {
@@ -121,7 +132,7 @@ func (m *Matcher) queries(p sbom.Package, d *sbom.Distro) []query {
 			name = ns + ":" + name
 		}
 	}
-	return []query{{ecosystems: []string{eco}, name: name, version: ver, rule: rule}}
+	return query{ecosystems: ecos, name: name, version: ver, rule: rule}, true
 }
 
 // DistroEcosystems names the OSV ecosystems for a distribution release,
@@ -159,12 +170,13 @@ func DistroEcosystems(d *sbom.Distro) []string {
 // Match returns the findings for doc, sorted by severity, then package and
 // id.
 func (m *Matcher) Match(doc *sbom.SBOM) ([]sbom.Finding, error) {
-	l := &lookup{src: m.src, memo: map[memoKey][]advisory.Entry{}, scores: map[string]scores{}, owner: map[string]int{}, strs: map[string]string{}}
+	l := &lookup{src: m.src, memo: make(map[memoKey]entries, len(doc.Packages)/2), scores: map[string]scores{}, owner: map[string]int{}}
 	m.mu.Lock()
 	l.found.spare, m.spare = m.spare, nil
 	m.mu.Unlock()
-	for _, p := range doc.Packages {
-		if err := m.matchPackage(l, p, doc.Distro); err != nil {
+	distroEcos := DistroEcosystems(doc.Distro)
+	for i := range doc.Packages {
+		if err := m.matchPackage(l, &doc.Packages[i], distroEcos); err != nil {
 			m.recycle(&l.found)
 			return nil, err
 		}
@@ -191,34 +203,53 @@ func (m *Matcher) recycle(fs *findings) {
 	m.mu.Unlock()
 }
 
-// findings collects one Match call's findings in chunks, so that growing
-// never copies the findings already collected; sorted then moves each
-// finding once. Full-sized chunks are recycled by the Matcher.
+// rec is one finding while a Match call runs: the package, the query
+// that found it and the entry's template, or a finding merged from several
+// entries. The sbom.Finding (a few hundred bytes) is built only once, in
+// its final place in the sorted result.
+type rec struct {
+	p      *sbom.Package
+	t      *template // nil for a merged finding
+	merged int       // index in findings.merged when t is nil
+	q      *query
+	eco    string
+}
+
+// findings collects one Match call's records in chunks, so that growing
+// never copies the records already collected. Full-sized chunks are
+// recycled by the Matcher.
 type findings struct {
-	chunks [][]sbom.Finding
+	chunks [][]rec
 	n      int
-	spare  [][]sbom.Finding // empty chunks of chunkSize to use first
+	spare  [][]rec // empty chunks of chunkSize to use first
+	merged []sbom.Finding
 }
 
 const chunkSize = 4096
 
-func (fs *findings) add(f *sbom.Finding) {
+func (fs *findings) add(r rec) {
 	if k := len(fs.chunks); k == 0 || len(fs.chunks[k-1]) == cap(fs.chunks[k-1]) {
-		var c []sbom.Finding
+		var c []rec
 		switch {
 		case len(fs.spare) > 0:
 			c = fs.spare[len(fs.spare)-1]
 			fs.spare = fs.spare[:len(fs.spare)-1]
 		case k == 0:
-			c = make([]sbom.Finding, 0, 64)
+			c = make([]rec, 0, 256)
 		default:
-			c = make([]sbom.Finding, 0, min(2*cap(fs.chunks[k-1]), chunkSize))
+			c = make([]rec, 0, min(2*cap(fs.chunks[k-1]), chunkSize))
 		}
 		fs.chunks = append(fs.chunks, c)
 	}
 	last := &fs.chunks[len(fs.chunks)-1]
-	*last = append(*last, *f)
+	*last = append(*last, r)
 	fs.n++
+}
+
+// addMerged adds a finding merged from several entries.
+func (fs *findings) addMerged(f *sbom.Finding) {
+	fs.merged = append(fs.merged, *f)
+	fs.add(rec{merged: len(fs.merged) - 1})
 }
 
 // sorted returns the findings in Sort's order; nil if there are none.
@@ -229,15 +260,55 @@ func (fs *findings) sorted() []sbom.Finding {
 	keys := make([]sortKey, 0, fs.n)
 	for _, c := range fs.chunks {
 		for i := range c {
-			keys = append(keys, newSortKey(&c[i], len(keys)))
+			r := &c[i]
+			k := sortKey{idx: len(keys), r: r}
+			if r.t != nil {
+				k.rank, k.name, k.ver, k.id = sbom.SeverityRank(r.t.severity), r.p.Name, r.p.Version, r.t.id
+			} else {
+				f := &fs.merged[r.merged]
+				k.rank, k.name, k.ver, k.id = sbom.SeverityRank(f.Severity), f.PackageName, f.InstalledVersion, f.ID
+			}
+			keys = append(keys, k)
 		}
 	}
 	sortKeys(keys)
 	out := make([]sbom.Finding, len(keys))
 	for i, k := range keys {
-		out[i] = *k.f
+		if k.r.t == nil {
+			out[i] = fs.merged[k.r.merged]
+			continue
+		}
+		k.r.t.fill(&out[i], k.r.p, k.r.q, k.r.eco)
 	}
 	return out
+}
+
+// fill writes the finding of package p matched by query q in ecosystem eco
+// through t into f.
+func (t *template) fill(f *sbom.Finding, p *sbom.Package, q *query, eco string) {
+	*f = sbom.Finding{
+		ID:               t.id,
+		Aliases:          t.aliases,
+		Kind:             "vulnerability",
+		PackageID:        p.ID,
+		PackageName:      p.Name,
+		PackageType:      p.Type,
+		PURL:             p.PURL,
+		InstalledVersion: p.Version,
+		FixedVersions:    t.fixed,
+		Locations:        p.Locations,
+		Layer:            p.Layer,
+		Severity:         t.severity,
+		Score:            t.score,
+		Vector:           t.vector,
+		KEV:              t.kev,
+		EPSS:             t.epss,
+		Summary:          t.summary,
+		Sources:          t.sources,
+		Ecosystem:        eco,
+		MatchedName:      q.name,
+		Rule:             q.rule,
+	}
 }
 
 // lookup is the state of one Match call. It memoises Source lookups:
@@ -246,20 +317,21 @@ func (fs *findings) sorted() []sbom.Finding {
 // reused from one advisory entry to the next.
 type lookup struct {
 	src    Source
-	memo   map[memoKey][]advisory.Entry
+	memo   map[memoKey]entries
 	scores map[string]scores // KEV and EPSS by CVE
 
 	found findings
 
-	// strs interns the strings findings keep: entry strings may share the
-	// database's memory map and must be copied, and the same ids, summaries,
-	// vectors and fixed versions recur across findings — one copy each.
-	strs map[string]string
+	// Slabs the small slices and pointers findings keep are carved from.
+	strSlab   []string
+	floatSlab []float64
+	querySlab []query
 
 	// Scratch space.
 	ranges []version.Range // check
 	events []version.Event
-	pkg    []sbom.Finding // one package's findings
+	hits   []*template    // one package's matching entries
+	pkg    []sbom.Finding // one package's findings, when they need merging
 	owner  map[string]int // mergeAliases
 	parent []int
 	next   []int
@@ -315,128 +387,280 @@ func (l *lookup) versionRanges(e *advisory.Entry) []version.Range {
 	return ranges
 }
 
-func (l *lookup) get(eco, name string) ([]advisory.Entry, error) {
+// entries are the advisory entries of one lookup, with the part of a
+// finding that depends only on the entry built on its first hit.
+type entries struct {
+	es    []advisory.Entry
+	tmpls []*template
+}
+
+// template is what every finding of one entry shares. Its strings are
+// private copies (entry strings may share the database's memory map) and
+// its slices are clipped, so a finding that appends to them copies first.
+type template struct {
+	id                      string
+	aliases, sources, fixed []string
+	severity, vector        string
+	summary                 string
+	score                   float64
+	kev                     bool
+	epss                    *float64
+}
+
+func (l *lookup) get(eco, name string) (entries, error) {
 	k := memoKey{eco, name}
 	if es, ok := l.memo[k]; ok {
 		return es, nil
 	}
 	es, err := l.src.Lookup(eco, name)
 	if err != nil {
-		return nil, err
+		return entries{}, err
 	}
-	l.memo[k] = es
-	return es, nil
+	r := entries{es: es}
+	if len(es) > 0 {
+		r.tmpls = make([]*template, len(es))
+	}
+	l.memo[k] = r
+	return r, nil
+}
+
+// template builds e's finding template: strings copied into one heap
+// string, the preferred id chosen (a CVE), aliases sorted, KEV and EPSS
+// looked up. ranges are e's ranges as versionRanges converted them.
+func (l *lookup) template(e *advisory.Entry, ranges []version.Range) *template {
+	n := len(e.ID) + len(e.Level) + len(e.Vector) + len(e.Summary)
+	for _, a := range e.Aliases {
+		n += len(a)
+	}
+	nfixed := 0
+	for _, r := range ranges {
+		if r.Type == version.RangeGit {
+			continue
+		}
+		for _, ev := range r.Events {
+			if ev.Fixed != "" {
+				n += len(ev.Fixed)
+				nfixed++
+			}
+		}
+	}
+	// One copy of every string the findings keep, sliced.
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteString(e.ID)
+	b.WriteString(string(e.Level))
+	b.WriteString(e.Vector)
+	b.WriteString(e.Summary)
+	for _, a := range e.Aliases {
+		b.WriteString(a)
+	}
+	for _, r := range ranges {
+		if r.Type == version.RangeGit {
+			continue
+		}
+		for _, ev := range r.Events {
+			b.WriteString(ev.Fixed)
+		}
+	}
+	all := b.String()
+	off := 0
+	take := func(k int) string {
+		s := all[off : off+k]
+		off += k
+		return s
+	}
+	t := &template{score: e.Score}
+	rawID := take(len(e.ID))
+	t.severity = take(len(e.Level))
+	if t.severity == "" {
+		t.severity = "unknown"
+	}
+	t.vector = take(len(e.Vector))
+	t.summary = take(len(e.Summary))
+	aliases := l.strings(len(e.Aliases), 1)
+	for i, a := range e.Aliases {
+		aliases[i] = take(len(a))
+	}
+	fixed := l.strings(0, nfixed)
+	for _, r := range ranges {
+		if r.Type == version.RangeGit {
+			continue
+		}
+		for _, ev := range r.Events {
+			if ev.Fixed == "" {
+				continue
+			}
+			f := take(len(ev.Fixed))
+			if !slices.Contains(fixed, f) {
+				fixed = append(fixed, f)
+			}
+		}
+	}
+	if len(fixed) > 0 {
+		t.fixed = slices.Clip(fixed)
+	}
+	t.sources = l.strings(1, 0)
+	t.sources[0] = rawID
+	// The preferred id is a CVE; the record's own id becomes an alias.
+	t.id = preferredID(rawID, aliases)
+	if t.id != rawID {
+		aliases = append(aliases, rawID)
+		aliases = slices.DeleteFunc(aliases, func(s string) bool { return s == t.id })
+	}
+	slices.Sort(aliases)
+	t.aliases = slices.Clip(slices.Compact(aliases))
+	if strings.HasPrefix(t.id, "CVE-") {
+		sc := l.scoresFor(t.id)
+		t.kev = sc.kev
+		if sc.hasEPSS {
+			t.epss = l.float(sc.epss)
+		}
+	}
+	return t
 }
 
 // matchPackage adds p's findings to l.found.
-func (m *Matcher) matchPackage(l *lookup, p sbom.Package, d *sbom.Distro) error {
-	found := l.pkg[:0]
+func (m *Matcher) matchPackage(l *lookup, p *sbom.Package, distroEcos []string) error {
+	q, ok := m.queryFor(*p, distroEcos)
+	if !ok {
+		return nil
+	}
+	hits := l.hits[:0]
 	defer func() {
-		clear(found) // drop references until the next package
-		l.pkg = found[:0]
+		clear(hits)
+		l.hits = hits[:0]
 	}()
-	for _, q := range m.queries(p, d) {
-		for _, eco := range q.ecosystems {
-			entries, err := l.get(eco, q.name)
-			if err != nil {
-				return fmt.Errorf("lookup %s/%s: %w", eco, q.name, err)
-			}
-			if len(entries) == 0 {
+	var hitEco string
+	for _, eco := range q.ecosystems {
+		entries, err := l.get(eco, q.name)
+		if err != nil {
+			return fmt.Errorf("lookup %s/%s: %w", eco, q.name, err)
+		}
+		if len(entries.es) == 0 {
+			continue
+		}
+		cmp, err := version.ForEcosystem(eco)
+		if err != nil {
+			return err
+		}
+		for i := range entries.es {
+			e := &entries.es[i]
+			if e.Withdrawn || e.Ecosystem != eco || !sameName(eco, e.Package, q.name) {
 				continue
 			}
-			cmp, err := version.ForEcosystem(eco)
+			t, err := l.check(q.version, cmp, e, &entries.tmpls[i])
 			if err != nil {
-				return err
+				// One record with a version this comparer rejects must
+				// not hide the others; skip it.
+				continue
 			}
-			for i := range entries {
-				e := &entries[i]
-				if e.Withdrawn || e.Ecosystem != eco || !sameName(eco, e.Package, q.name) {
-					continue
-				}
-				f, ok, err := m.check(l, p, q, eco, cmp, e)
-				if err != nil {
-					// One record with a version this comparer rejects must
-					// not hide the others; skip it.
-					continue
-				}
-				if ok {
-					found = append(found, f)
-				}
+			if t != nil {
+				hits = append(hits, t)
 			}
-			break
 		}
+		hitEco = eco
+		break
 	}
-	if len(found) < 2 {
-		for i := range found {
-			l.found.add(&found[i])
+	if len(hits) == 0 {
+		return nil
+	}
+	qp := l.query(q)
+	if len(hits) < 2 || !sharesID(hits) {
+		for _, t := range hits {
+			l.found.add(rec{p: p, t: t, q: qp, eco: hitEco})
 		}
 		return nil
 	}
-	l.mergeAliases(found)
+	found := l.pkg[:0]
+	for _, t := range hits {
+		found = append(found, sbom.Finding{})
+		t.fill(&found[len(found)-1], p, qp, hitEco)
+	}
+	l.mergeAliases(found, hits, p, qp, hitEco)
+	clear(found) // drop references until the next package
+	l.pkg = found[:0]
 	return nil
 }
 
-// intern returns a heap copy of s, one per distinct value per Match.
-func (l *lookup) intern(s string) string {
-	if s == "" {
-		return ""
+// query returns a copy of q that outlives the package being matched,
+// carved from a slab.
+func (l *lookup) query(q query) *query {
+	if len(l.querySlab) == cap(l.querySlab) {
+		l.querySlab = make([]query, 0, 1024)
 	}
-	if c, ok := l.strs[s]; ok {
-		return c
-	}
-	c := strings.Clone(s)
-	l.strs[c] = c
-	return c
+	l.querySlab = append(l.querySlab, q)
+	return &l.querySlab[len(l.querySlab)-1]
 }
 
-func (m *Matcher) check(l *lookup, p sbom.Package, q query, eco string, cmp version.Comparer, e *advisory.Entry) (sbom.Finding, bool, error) {
+// sharesID reports whether any two templates name a common id, so that
+// their findings merge.
+func sharesID(ts []*template) bool {
+	for i := range ts {
+		for j := i + 1; j < len(ts); j++ {
+			if overlaps(ts[i], ts[j]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func overlaps(a, b *template) bool {
+	if a.id == b.id || slices.Contains(b.aliases, a.id) || slices.Contains(a.aliases, b.id) {
+		return true
+	}
+	for _, x := range a.aliases {
+		if slices.Contains(b.aliases, x) {
+			return true
+		}
+	}
+	return false
+}
+
+// strings returns a slice of n empty strings with room for extra more,
+// carved from a slab shared by one Match call's findings (appending past
+// the room copies, so findings never share elements).
+func (l *lookup) strings(n, extra int) []string {
+	c := n + extra
+	if c == 0 {
+		return nil
+	}
+	if len(l.strSlab)+c > cap(l.strSlab) {
+		l.strSlab = make([]string, 0, max(slabSize, c))
+	}
+	i := len(l.strSlab)
+	l.strSlab = l.strSlab[:i+c]
+	return l.strSlab[i : i+n : i+c]
+}
+
+// float returns a pointer to a copy of v, carved from a slab.
+func (l *lookup) float(v float64) *float64 {
+	if len(l.floatSlab) == cap(l.floatSlab) {
+		l.floatSlab = make([]float64, 0, slabSize)
+	}
+	l.floatSlab = append(l.floatSlab, v)
+	return &l.floatSlab[len(l.floatSlab)-1]
+}
+
+const slabSize = 4096
+
+// check returns the template of entry e when version ver is affected,
+// building it on the entry's first hit; nil when it is not affected.
+func (l *lookup) check(ver string, cmp version.Comparer, e *advisory.Entry, tmpl **template) (*template, error) {
 	ranges := l.versionRanges(e)
 	// The explicit version list is checked here, on the entry's packed
 	// form; Affected validates the version first, as the OSV rules want.
-	hit, err := version.Affected(cmp, q.version, ranges, nil)
+	hit, err := version.Affected(cmp, ver, ranges, nil)
 	if err == nil && !hit {
-		hit = e.HasVersion(q.version)
+		hit = e.HasVersion(ver)
 	}
 	if err != nil || !hit {
-		return sbom.Finding{}, false, err
+		return nil, err
 	}
-	// Entry strings may share the database's memory map (store.Reader):
-	// everything a finding keeps is copied.
-	aliases := make([]string, len(e.Aliases), len(e.Aliases)+1) // enrich may add one
-	for i, a := range e.Aliases {
-		aliases[i] = l.intern(a)
+	if *tmpl == nil {
+		*tmpl = l.template(e, ranges)
 	}
-	fixed := version.FixedVersions(ranges)
-	for i := range fixed {
-		fixed[i] = l.intern(fixed[i])
-	}
-	id := l.intern(e.ID)
-	f := sbom.Finding{
-		ID:               id,
-		Aliases:          aliases,
-		Kind:             "vulnerability",
-		PackageID:        p.ID,
-		PackageName:      p.Name,
-		PackageType:      p.Type,
-		PURL:             p.PURL,
-		InstalledVersion: p.Version,
-		FixedVersions:    fixed,
-		Locations:        p.Locations,
-		Layer:            p.Layer,
-		Severity:         l.intern(string(e.Level)),
-		Score:            e.Score,
-		Vector:           l.intern(e.Vector),
-		Summary:          l.intern(e.Summary),
-		Sources:          []string{id},
-		Ecosystem:        eco,
-		MatchedName:      q.name,
-		Rule:             q.rule,
-	}
-	if f.Severity == "" {
-		f.Severity = "unknown"
-	}
-	m.enrich(l, &f)
-	return f, true, nil
+	return *tmpl, nil
 }
 
 func sameName(eco, a, b string) bool {
@@ -486,26 +710,6 @@ func pypiFold(c byte) byte {
 	return c
 }
 
-// enrich sets the preferred id (a CVE), KEV and EPSS.
-func (m *Matcher) enrich(l *lookup, f *sbom.Finding) {
-	cve := preferredID(f.ID, f.Aliases)
-	if cve != f.ID {
-		f.Aliases = append(f.Aliases, f.ID)
-		f.Aliases = slices.DeleteFunc(f.Aliases, func(s string) bool { return s == cve })
-		f.ID = cve
-	}
-	if strings.HasPrefix(f.ID, "CVE-") {
-		sc := l.scoresFor(f.ID)
-		f.KEV = f.KEV || sc.kev
-		if sc.hasEPSS {
-			s := sc.epss
-			f.EPSS = &s
-		}
-	}
-	slices.Sort(f.Aliases)
-	f.Aliases = slices.Compact(f.Aliases)
-}
-
 // preferredID picks the CVE among an advisory's ids; distro records such as
 // DEBIAN-CVE-2024-1234 carry it in their own id.
 func preferredID(id string, aliases []string) string {
@@ -526,8 +730,9 @@ func preferredID(id string, aliases []string) string {
 // mergeAliases folds findings of one package that name the same
 // vulnerability (sharing any id) into one, keeping every source, and adds
 // the results to l.found in order of each group's first finding. fs has at
-// least two findings.
-func (l *lookup) mergeAliases(fs []sbom.Finding) {
+// least two findings, built from templates ts of package p found by q in
+// eco; a finding alone in its group is added as its template's record.
+func (l *lookup) mergeAliases(fs []sbom.Finding, ts []*template, p *sbom.Package, q *query, eco string) {
 	n := len(fs)
 	parent := fill(&l.parent, n, 0)
 	for i := range parent {
@@ -575,6 +780,13 @@ func (l *lookup) mergeAliases(fs []sbom.Finding) {
 	l.heads = heads
 	for _, h := range heads {
 		f := fs[h]
+		if next[h] < 0 {
+			// Alone in its group: already in normal form (its slices are
+			// shared with other findings and must not be changed).
+			l.found.add(rec{p: p, t: ts[h], q: q, eco: eco})
+			continue
+		}
+		// The slices are clipped, so these appends copy before writing.
 		for i := next[h]; i >= 0; i = next[i] {
 			g := &fs[i]
 			f.Aliases = append(f.Aliases, g.ID)
@@ -597,7 +809,7 @@ func (l *lookup) mergeAliases(fs []sbom.Finding) {
 		f.Sources = slices.Compact(f.Sources)
 		slices.Sort(f.FixedVersions)
 		f.FixedVersions = slices.Compact(f.FixedVersions)
-		l.found.add(&f)
+		l.found.addMerged(&f)
 	}
 }
 
@@ -619,7 +831,8 @@ type sortKey struct {
 	rank          int
 	idx           int
 	name, ver, id string
-	f             *sbom.Finding
+	f             *sbom.Finding // Sort
+	r             *rec          // findings.sorted
 }
 
 func newSortKey(f *sbom.Finding, idx int) sortKey {

@@ -62,6 +62,38 @@ type entryDecoder struct {
 	// view makes strings share the value's bytes instead of copying them:
 	// only for values that outlive nothing (a read transaction's mmap).
 	view bool
+	// slab, when set, provides the slices of one lookup's entries.
+	slab *entrySlab
+}
+
+// entrySlab carves the small slices of a lookup's entries (aliases,
+// ranges, events) out of shared arrays: one allocation per many entries
+// instead of several per entry. Carved slices are clipped, so appending to
+// one copies it first.
+type entrySlab struct {
+	strs   []string
+	ranges []advisory.Range
+	events []advisory.Event
+	// entries is the number of entries the slab serves; array sizes are
+	// guessed from it (a typical entry has one range of two events and an
+	// alias or two).
+	entries int
+}
+
+func carve[T any](buf *[]T, n, guess int) []T {
+	if len(*buf)+n > cap(*buf) {
+		*buf = make([]T, 0, max(n, guess))
+	}
+	i := len(*buf)
+	*buf = (*buf)[:i+n]
+	return (*buf)[i : i+n : i+n]
+}
+
+func makeSlice[T any](s *entrySlab, buf func(*entrySlab) *[]T, n int) []T {
+	if s == nil {
+		return make([]T, n)
+	}
+	return carve(buf(s), n, 2*s.entries)
 }
 
 func (d *entryDecoder) uvarint() uint64 {
@@ -107,7 +139,7 @@ func (d *entryDecoder) strs() []string {
 	if n == 0 {
 		return nil
 	}
-	out := make([]string, n)
+	out := makeSlice(d.slab, func(s *entrySlab) *[]string { return &s.strs }, n)
 	for i := range out {
 		out[i] = d.str()
 	}
@@ -115,7 +147,13 @@ func (d *entryDecoder) strs() []string {
 }
 
 func decodeEntry(b []byte, view bool) (advisory.Entry, error) {
-	d := &entryDecoder{b: b, view: view}
+	return decodeEntryInto(b, view, nil)
+}
+
+// decodeEntryInto is decodeEntry carving slices from slab when it is not
+// nil.
+func decodeEntryInto(b []byte, view bool, slab *entrySlab) (advisory.Entry, error) {
+	d := &entryDecoder{b: b, view: view, slab: slab}
 	var e advisory.Entry
 	e.ID = d.str()
 	e.Source = d.str()
@@ -138,11 +176,11 @@ func decodeEntry(b []byte, view bool) (advisory.Entry, error) {
 	e.Ecosystem = d.str()
 	e.Package = d.str()
 	if n := d.count(); n > 0 {
-		e.Ranges = make([]advisory.Range, n)
+		e.Ranges = makeSlice(d.slab, func(s *entrySlab) *[]advisory.Range { return &s.ranges }, n)
 		for i := range e.Ranges {
 			e.Ranges[i].Type = d.str()
 			if m := d.count(); m > 0 {
-				e.Ranges[i].Events = make([]advisory.Event, m)
+				e.Ranges[i].Events = makeSlice(d.slab, func(s *entrySlab) *[]advisory.Event { return &s.events }, m)
 				for j := range e.Ranges[i].Events {
 					ev := &e.Ranges[i].Events[j]
 					ev.Introduced, ev.Fixed, ev.LastAffected, ev.Limit = d.str(), d.str(), d.str(), d.str()

@@ -396,15 +396,24 @@ func getJSONFrom(b *bolt.Bucket, key string, v any) bool {
 }
 
 func lookup(c *bolt.Cursor, ecosystem, pkg string, view bool) ([]advisory.Entry, error) {
-	var out []advisory.Entry
 	prefix := []byte(IndexKey(ecosystem, pkg))
+	// Count first (keys only), so the result is allocated once.
+	n := 0
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		n++
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	out := make([]advisory.Entry, 0, n)
+	var slab *entrySlab
+	if n > 1 {
+		slab = &entrySlab{entries: n}
+	}
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		e, err := decodeEntry(v, view)
+		e, err := decodeEntryInto(v, view, slab)
 		if err != nil {
 			return nil, fmt.Errorf("index entry %q: %w", k[len(prefix):], err)
-		}
-		if out == nil {
-			out = make([]advisory.Entry, 0, 2)
 		}
 		out = append(out, e)
 	}
