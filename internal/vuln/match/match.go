@@ -246,32 +246,80 @@ func (fs *findings) add(r rec) {
 	fs.n++
 }
 
-// addMerged adds a finding merged from several entries.
-func (fs *findings) addMerged(f *sbom.Finding) {
+// addMerged adds a finding of package p merged from several entries.
+func (fs *findings) addMerged(f *sbom.Finding, p *sbom.Package) {
 	fs.merged = append(fs.merged, *f)
-	fs.add(rec{merged: len(fs.merged) - 1})
+	fs.add(rec{p: p, merged: len(fs.merged) - 1})
 }
 
 // sorted returns the findings in Sort's order; nil if there are none.
+//
+// Sort compares severity, package name, installed version and id. Here
+// the packages are ranked once (by name and version, equal pairs sharing
+// a rank), so that sorting the records compares integers and ids only.
 func (fs *findings) sorted() []sbom.Finding {
 	if fs.n == 0 {
 		return nil
 	}
-	keys := make([]sortKey, 0, fs.n)
+	// The packages in record order (a package's records are adjacent).
+	var pkgs []*sbom.Package
+	recPkg := make([]int32, 0, fs.n)
+	for _, c := range fs.chunks {
+		for i := range c {
+			if len(pkgs) == 0 || pkgs[len(pkgs)-1] != c[i].p {
+				pkgs = append(pkgs, c[i].p)
+			}
+			recPkg = append(recPkg, int32(len(pkgs)-1))
+		}
+	}
+	byName := make([]int32, len(pkgs))
+	for i := range byName {
+		byName[i] = int32(i)
+	}
+	slices.SortFunc(byName, func(a, b int32) int {
+		pa, pb := pkgs[a], pkgs[b]
+		if c := strings.Compare(pa.Name, pb.Name); c != 0 {
+			return c
+		}
+		return strings.Compare(pa.Version, pb.Version)
+	})
+	pkgRank := make([]int32, len(pkgs))
+	for i, j := range byName {
+		if i > 0 {
+			prev := pkgs[byName[i-1]]
+			if prev.Name == pkgs[j].Name && prev.Version == pkgs[j].Version {
+				pkgRank[j] = pkgRank[byName[i-1]]
+				continue
+			}
+		}
+		pkgRank[j] = int32(i)
+	}
+	keys := make([]recKey, 0, fs.n)
 	for _, c := range fs.chunks {
 		for i := range c {
 			r := &c[i]
-			k := sortKey{idx: len(keys), r: r}
+			k := recKey{idx: int32(len(keys)), pkg: pkgRank[recPkg[len(keys)]], r: r}
 			if r.t != nil {
-				k.rank, k.name, k.ver, k.id = sbom.SeverityRank(r.t.severity), r.p.Name, r.p.Version, r.t.id
+				k.sev, k.id = int32(sbom.SeverityRank(r.t.severity)), r.t.id
 			} else {
 				f := &fs.merged[r.merged]
-				k.rank, k.name, k.ver, k.id = sbom.SeverityRank(f.Severity), f.PackageName, f.InstalledVersion, f.ID
+				k.sev, k.id = int32(sbom.SeverityRank(f.Severity)), f.ID
 			}
 			keys = append(keys, k)
 		}
 	}
-	sortKeys(keys)
+	slices.SortFunc(keys, func(x, y recKey) int {
+		if x.sev != y.sev {
+			return int(y.sev - x.sev) // most severe first
+		}
+		if x.pkg != y.pkg {
+			return int(x.pkg - y.pkg)
+		}
+		if c := strings.Compare(x.id, y.id); c != 0 {
+			return c
+		}
+		return int(x.idx - y.idx)
+	})
 	out := make([]sbom.Finding, len(keys))
 	for i, k := range keys {
 		if k.r.t == nil {
@@ -281,6 +329,13 @@ func (fs *findings) sorted() []sbom.Finding {
 		k.r.t.fill(&out[i], k.r.p, k.r.q, k.r.eco)
 	}
 	return out
+}
+
+// recKey is a record's place in Sort's order.
+type recKey struct {
+	sev, pkg, idx int32
+	id            string
+	r             *rec
 }
 
 // fill writes the finding of package p matched by query q in ecosystem eco
@@ -565,7 +620,7 @@ func (m *Matcher) matchPackage(l *lookup, p *sbom.Package, distroEcos []string) 
 		return nil
 	}
 	qp := l.query(q)
-	if len(hits) < 2 || !sharesID(hits) {
+	if len(hits) < 2 || !l.sharesID(hits) {
 		for _, t := range hits {
 			l.found.add(rec{p: p, t: t, q: qp, eco: hitEco})
 		}
@@ -594,24 +649,24 @@ func (l *lookup) query(q query) *query {
 
 // sharesID reports whether any two templates name a common id, so that
 // their findings merge.
-func sharesID(ts []*template) bool {
-	for i := range ts {
-		for j := i + 1; j < len(ts); j++ {
-			if overlaps(ts[i], ts[j]) {
+func (l *lookup) sharesID(ts []*template) bool {
+	owner := l.owner
+	clear(owner)
+	seen := func(i int, id string) bool {
+		if j, ok := owner[id]; ok {
+			return j != i
+		}
+		owner[id] = i
+		return false
+	}
+	for i, t := range ts {
+		if seen(i, t.id) {
+			return true
+		}
+		for _, a := range t.aliases {
+			if seen(i, a) {
 				return true
 			}
-		}
-	}
-	return false
-}
-
-func overlaps(a, b *template) bool {
-	if a.id == b.id || slices.Contains(b.aliases, a.id) || slices.Contains(a.aliases, b.id) {
-		return true
-	}
-	for _, x := range a.aliases {
-		if slices.Contains(b.aliases, x) {
-			return true
 		}
 	}
 	return false
@@ -809,7 +864,7 @@ func (l *lookup) mergeAliases(fs []sbom.Finding, ts []*template, p *sbom.Package
 		f.Sources = slices.Compact(f.Sources)
 		slices.Sort(f.FixedVersions)
 		f.FixedVersions = slices.Compact(f.FixedVersions)
-		l.found.addMerged(&f)
+		l.found.addMerged(&f, p)
 	}
 }
 
@@ -831,8 +886,7 @@ type sortKey struct {
 	rank          int
 	idx           int
 	name, ver, id string
-	f             *sbom.Finding // Sort
-	r             *rec          // findings.sorted
+	f             *sbom.Finding
 }
 
 func newSortKey(f *sbom.Finding, idx int) sortKey {
