@@ -3,6 +3,10 @@ package sbom
 // Finding is one vulnerability affecting one package. Advisories that name
 // the same vulnerability (a CVE, its GHSA and a distribution's record) are
 // merged into one finding that lists them all.
+//
+// Findings of one advisory share the backing arrays of their slices
+// (Aliases, FixedVersions, Sources, Locations): treat them as read-only and
+// copy before changing one in place (appending is safe: they are clipped).
 type Finding struct {
 	// ID is the preferred identifier: the CVE when any source names one.
 	ID      string   `json:"id"`
