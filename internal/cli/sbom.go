@@ -68,7 +68,7 @@ func inventory(ctx context.Context, g *globals, arg string, o *scanOptions) (*sb
 		inspect.WithTool(sbom.Descriptor{Name: "bulkhead", Version: Version()}),
 	}
 	if !g.noCache && t.Image != nil {
-		c, err := inspect.NewDirCache(filepath.Join(g.cacheDir, "layers"))
+		c, err := inspect.NewDirCacheLimit(filepath.Join(g.cacheDir, "layers"), g.cacheMax)
 		if err != nil {
 			g.log.Warn("layer cache disabled", "err", err)
 		} else {
