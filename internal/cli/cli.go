@@ -16,6 +16,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/bulkhead-sec/bulkhead/internal/inspect"
 )
 
 // version is set at link time (-ldflags "-X .../internal/cli.version=v1.2.3");
@@ -39,6 +41,7 @@ type globals struct {
 	verbose  int
 	cacheDir string
 	noCache  bool
+	cacheMax int64
 	cpuProf  string
 	// profiling is set while a CPU profile is being written.
 	profiling bool
@@ -97,6 +100,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	pf.CountVarP(&g.verbose, "verbose", "v", "log more (-v info, -vv debug)")
 	pf.StringVar(&g.cacheDir, "cache-dir", defaultCacheDir(), "cache directory (env BULKHEAD_CACHE_DIR)")
 	pf.BoolVar(&g.noCache, "no-cache", false, "do not read or write the layer cache")
+	pf.Int64Var(&g.cacheMax, "cache-max-bytes", inspect.DefaultCacheBytes, "bound on the layer cache's size; least recently used layers are evicted (0: no bound)")
 	pf.StringVar(&g.cpuProf, "cpuprofile", "", "write a CPU profile to this file (for performance work)")
 	_ = pf.MarkHidden("cpuprofile")
 
@@ -105,7 +109,13 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		scanCommand(g),
 		dbCommand(g),
 		rulesCommand(g),
+		sensorCommand(g),
+		agentCommand(g),
+		serverCommand(g),
+		queryCommand(g),
+		tokenCommand(g),
 		checkCommand(g),
+		policyCommand(g),
 		versionCommand(g),
 	)
 	err := root.ExecuteContext(ctx)

@@ -165,8 +165,11 @@ func ParseConfig(data []byte) (Config, error) {
 
 // apply removes disabled checks and re-rates the rest. Ids the config names
 // that no check has are an error: they are almost always typos.
-func (cfg Config) apply(checks []Check) ([]Check, error) {
+func (cfg Config) apply(checks []Check, others []string) ([]Check, error) {
 	known := map[string]bool{}
+	for _, id := range others {
+		known[id] = true
+	}
 	for _, c := range checks {
 		known[c.ID] = true
 	}

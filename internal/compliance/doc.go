@@ -1,5 +1,7 @@
 // Package compliance evaluates misconfiguration checks against Kubernetes
-// manifests and Dockerfiles.
+// manifests and Dockerfiles, and is the engine the live-host checks
+// (internal/compliance/docker) and image checks (internal/compliance/image)
+// run on: they shape their facts into Resources and call EvaluateAll.
 //
 // A check is data: an id, a severity, the benchmark control it implements
 // and a CEL expression evaluated once per resource. Built-in checks are

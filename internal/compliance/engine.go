@@ -22,6 +22,15 @@ type Resource struct {
 	Name      string
 	Namespace string
 	Source    string
+	// ID identifies the resource beyond its name: a container or image id.
+	ID string
+	// Target is what the scan was run on ("docker:unix:///var/run/docker.sock",
+	// "image:alpine:3.20", "host:node1"); empty for files.
+	Target string
+	// Domain separates the resource families: "" for Kubernetes objects
+	// and Dockerfiles, "docker" for the live host, "image" for images.
+	// AppliesTo "*" matches Kubernetes objects only.
+	Domain string
 	// Types are the names AppliesTo matches: the kind, plus "Workload" for
 	// pod-bearing kinds.
 	Types []string
@@ -71,6 +80,7 @@ func newEnv() (*cel.Env, error) {
 		ext.Sets(),
 		ext.Bindings(),
 		ext.TwoVarComprehensions(),
+		ext.Math(), // math.bitAnd for file modes
 	}
 	for _, v := range celVars {
 		opts = append(opts, cel.Variable(v.name, v.typ))
@@ -148,8 +158,8 @@ func (e *Engine) merge(o *Engine) (*Engine, error) {
 }
 
 // configure applies a Config without recompiling.
-func (e *Engine) configure(cfg Config) (*Engine, error) {
-	checks, err := cfg.apply(e.Checks())
+func (e *Engine) configure(cfg Config, known []string) (*Engine, error) {
+	checks, err := cfg.apply(e.Checks(), known)
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +176,7 @@ func (e *Engine) configure(cfg Config) (*Engine, error) {
 
 func (c *compiled) applies(r *Resource) bool {
 	for _, a := range c.AppliesTo {
-		if a == "*" && r.Kind != "Dockerfile" {
+		if a == "*" && r.Kind != "Dockerfile" && r.Domain == "" {
 			return true
 		}
 		if slices.Contains(r.Types, a) {
@@ -199,19 +209,30 @@ func (e *Engine) Evaluate(r *Resource) []Result {
 }
 
 func (c *compiled) result(r *Resource, st Status, msg, path string) Result {
+	return c.resultV(r, st, vio{msg: msg, path: path})
+}
+
+func (c *compiled) resultV(r *Resource, st Status, v vio) Result {
+	if v.status != "" {
+		st = v.status
+	}
 	res := Result{
 		CheckID: c.ID, Title: c.Title, Severity: c.Severity, Benchmark: c.Benchmark,
-		Status: st, Message: msg,
+		Status: st, Message: v.msg,
 		File: r.File, Line: r.Line, Kind: r.Kind, Name: r.Name, Namespace: r.Namespace,
-		Source: r.Source, Path: path,
+		Source: r.Source, Path: v.path, ResourceID: r.ID, Target: r.Target,
+		Evidence: v.evidence, Layer: v.layer, Deleted: v.deleted,
 	}
-	if st == StatusFail || st == StatusWarn || st == StatusInfo {
+	if st == StatusFail || st == StatusWarn || st == StatusInfo || st == StatusManual {
 		res.Remediation = c.Remediation
 	}
-	if path != "" {
-		if l := lineOf(r.Lines, path); l > 0 {
+	if v.path != "" {
+		if l := lineOf(r.Lines, v.path); l > 0 {
 			res.Line = l
 		}
+	}
+	if v.file != "" {
+		res.File, res.Line = v.file, v.line
 	}
 	return res
 }
@@ -236,14 +257,14 @@ func (c *compiled) eval(r *Resource, act map[string]any) []Result {
 		var out []Result
 		it := v.Iterator()
 		for it.HasNext() == types.True {
-			msg, path, err := violation(it.Next())
+			v, err := violation(it.Next())
 			if err != nil {
 				return []Result{c.result(r, StatusError, fmt.Sprintf("check %s: %v", c.ID, err), "")}
 			}
-			if msg == "" {
-				msg = c.Title
+			if v.msg == "" {
+				v.msg = c.Title
 			}
-			out = append(out, c.result(r, c.Level, msg, path))
+			out = append(out, c.resultV(r, c.Level, v))
 		}
 		if len(out) == 0 {
 			return []Result{c.result(r, StatusPass, "", "")}
@@ -255,23 +276,55 @@ func (c *compiled) eval(r *Resource, act map[string]any) []Result {
 
 var nativeMap = reflect.TypeFor[map[string]any]()
 
+// vio is one decoded violation.
+type vio struct {
+	msg, path, evidence, file, layer string
+	line                             int
+	deleted                          bool
+	status                           Status
+}
+
 // violation decodes one list element: a string message or a map with
-// "path" and "message".
-func violation(v ref.Val) (msg, path string, err error) {
+// "message" and optionally "path" (a field path), "evidence" (the exact
+// value or setting seen), "file" and "line" (a file on a host or in an
+// image, overriding the resource's), "layer", "deleted" (a file removed
+// by an upper image layer) and "status" (pass, warn, info, manual or
+// not-applicable instead of the check's level: a check that needs a person
+// for this resource returns {"status": "manual", "message": question}).
+func violation(v ref.Val) (vio, error) {
 	switch x := v.(type) {
 	case types.String:
-		return string(x), "", nil
+		return vio{msg: string(x)}, nil
 	case traits.Mapper:
 		n, err := x.ConvertToNative(nativeMap)
 		if err != nil {
-			return "", "", fmt.Errorf("violation: %w", err)
+			return vio{}, fmt.Errorf("violation: %w", err)
 		}
 		m := n.(map[string]any)
-		msg, _ = m["message"].(string)
-		path, _ = m["path"].(string)
-		return msg, path, nil
+		var out vio
+		out.msg, _ = m["message"].(string)
+		out.path, _ = m["path"].(string)
+		out.evidence, _ = m["evidence"].(string)
+		out.file, _ = m["file"].(string)
+		out.layer, _ = m["layer"].(string)
+		out.deleted, _ = m["deleted"].(bool)
+		switch l := m["line"].(type) {
+		case int64:
+			out.line = int(l)
+		case uint64:
+			out.line = int(l)
+		}
+		if s, ok := m["status"].(string); ok && s != "" {
+			switch st := Status(s); st {
+			case StatusPass, StatusFail, StatusWarn, StatusInfo, StatusManual, StatusNotApplicable:
+				out.status = st
+			default:
+				return vio{}, fmt.Errorf("violation status %q is not pass, fail, warn, info, manual or not-applicable", s)
+			}
+		}
+		return out, nil
 	}
-	return "", "", fmt.Errorf("violation is %s; want string or map", v.Type().TypeName())
+	return vio{}, fmt.Errorf("violation is %s; want string or map", v.Type().TypeName())
 }
 
 // lineOf finds the line of path, or of its nearest ancestor that is in the
@@ -305,4 +358,24 @@ func parentPath(p string) string {
 		return p[:i]
 	}
 	return ""
+}
+
+// EvaluateAll runs every check on every resource, then reports each check
+// that applied to none of them once as not-applicable (as CheckPaths
+// does). Results keep the resources' order.
+func (e *Engine) EvaluateAll(rs []Resource) []Result {
+	var out []Result
+	applied := map[string]bool{}
+	for i := range rs {
+		for _, r := range e.Evaluate(&rs[i]) {
+			applied[r.CheckID] = true
+			out = append(out, r)
+		}
+	}
+	for _, c := range e.checks {
+		if !applied[c.ID] {
+			out = append(out, Result{CheckID: c.ID, Title: c.Title, Severity: c.Severity, Benchmark: c.Benchmark, Status: StatusNotApplicable})
+		}
+	}
+	return out
 }

@@ -21,6 +21,8 @@ type options struct {
 	extra    []Check
 	builtins bool
 	maxSize  int64
+	known    []string
+	base     *Engine
 }
 
 // Option configures CheckPaths.
@@ -37,6 +39,20 @@ func WithChecks(c ...Check) Option { return func(o *options) { o.extra = append(
 
 // WithoutBuiltins leaves out the embedded checks.
 func WithoutBuiltins() Option { return func(o *options) { o.builtins = false } }
+
+// WithKnownChecks names check ids that exist in other check sets (the
+// docker and image checks when checking config, and so on), so that one
+// config file can disable or re-rate checks of every command without its
+// other ids being reported as typos.
+func WithKnownChecks(ids ...string) Option {
+	return func(o *options) { o.known = append(o.known, ids...) }
+}
+
+// WithBaseEngine replaces the embedded config checks with an already
+// compiled engine (the docker or image check set), so that each command
+// compiles its built-in checks once per process and user checks and the
+// config are applied on top.
+func WithBaseEngine(e *Engine) Option { return func(o *options) { o.base = e } }
 
 // WithMaxFileSize skips larger files (default 32 MiB).
 func WithMaxFileSize(n int64) Option { return func(o *options) { o.maxSize = n } }
@@ -74,7 +90,9 @@ func NewEngine(opts ...Option) (*Engine, error) {
 
 func (o *options) engine() (*Engine, error) {
 	e := &Engine{}
-	if o.builtins {
+	if o.base != nil {
+		e = o.base
+	} else if o.builtins {
 		b, err := builtin()
 		if err != nil {
 			return nil, err
@@ -98,7 +116,7 @@ func (o *options) engine() (*Engine, error) {
 			return nil, err
 		}
 	}
-	return e.configure(o.cfg)
+	return e.configure(o.cfg, o.known)
 }
 
 // CheckPaths walks files and directories, evaluates every check on every

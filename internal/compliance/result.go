@@ -46,6 +46,18 @@ type Result struct {
 	// Source is the chart template a Helm-rendered manifest came from (its
 	// "# Source:" comment).
 	Source string `json:"source,omitempty"`
+	// ResourceID is a container or image id.
+	ResourceID string `json:"resourceID,omitempty"`
+	// Target is what was scanned: "docker:<daemon host>", "image:<ref>".
+	Target string `json:"target,omitempty"`
+	// Evidence is the exact value or setting that decided the result:
+	// "HostConfig.Privileged=true", "icc=true (default; not set in
+	// /etc/docker/daemon.json or flags)", "mode 0644 owner 0:0".
+	Evidence string `json:"evidence,omitempty"`
+	// Layer is the image layer (DiffID) a file was found in; Deleted says
+	// an upper layer removed it (it is still in the image's history).
+	Layer   string `json:"layer,omitempty"`
+	Deleted bool   `json:"deleted,omitempty"`
 
 	Remediation string `json:"remediation,omitempty"`
 }
