@@ -1,0 +1,295 @@
+//go:build linux && amd64
+
+package sensor
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
+)
+
+// ErrUnavailable reports that the eBPF sensor cannot run here (no
+// privileges, no BTF, an old kernel, no tracefs); the error wrapping it
+// says which.
+var ErrUnavailable = errors.New("eBPF sensor unavailable")
+
+// Options configure Open.
+type Options struct {
+	// Syscalls to attach (names from the syscall table; see Interest).
+	// Exec, fork and exit are always traced.
+	Syscalls []string
+	// OpenPrefixes keeps file opens whose path starts with one of these
+	// (at most 16, each under 64 bytes); empty keeps every open.
+	OpenPrefixes []string
+	// DropRelativeOpens drops opens of relative paths when prefixes are
+	// set. The kernel program does not know the working directory, so by
+	// default a relative open passes the filter (cd /etc; cat shadow must
+	// not escape the rules); dropping them is cheaper on builds.
+	DropRelativeOpens bool
+	// IncludeSelf traces the calling process too (benchmarks); normally
+	// the sensor ignores its own syscalls so it never feeds on itself.
+	IncludeSelf bool
+}
+
+// pollInterval bounds how long a record waits in the ring buffer when the
+// kernel did not wake the reader.
+const pollInterval = 5 * time.Millisecond
+
+// MaxOpenPrefixes is how many prefixes the kernel filter holds.
+const MaxOpenPrefixes = 16
+
+// Sensor is the loaded and attached eBPF programs and their ring buffer.
+type Sensor struct {
+	objs     sensorObjects
+	links    []link.Link
+	rd       *ringbuf.Reader
+	attached []string
+	missing  []string
+}
+
+// Open loads the programs, configures the in-kernel filters and attaches
+// them. On failure the error wraps ErrUnavailable and names the cause.
+func Open(opts Options) (*Sensor, error) {
+	if len(opts.OpenPrefixes) > MaxOpenPrefixes {
+		return nil, fmt.Errorf("%d open prefixes: at most %d", len(opts.OpenPrefixes), MaxOpenPrefixes)
+	}
+	for _, p := range opts.OpenPrefixes {
+		if len(p) == 0 || len(p) >= 64 {
+			return nil, fmt.Errorf("open prefix %q: want 1 to 63 bytes", p)
+		}
+	}
+	if err := ensureTracefs(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	_ = rlimit.RemoveMemlock()
+	s := &Sensor{}
+	if err := loadSensorObjects(&s.objs, nil); err != nil {
+		var ve *ebpf.VerifierError
+		if errors.As(err, &ve) {
+			return nil, fmt.Errorf("%w: verifier rejected the programs: %v", ErrUnavailable, ve)
+		}
+		return nil, fmt.Errorf("%w: loading programs: %v", ErrUnavailable, err)
+	}
+	cfg := sensorConfig{SelfTgid: uint32(os.Getpid())}
+	if opts.IncludeSelf {
+		cfg.SelfTgid = 0 // no task has tgid 0
+	}
+	if len(opts.OpenPrefixes) > 0 {
+		cfg.OpenFilter = 1
+		cfg.Nprefixes = uint32(len(opts.OpenPrefixes))
+		if !opts.DropRelativeOpens {
+			cfg.KeepRelative = 1
+		}
+		for i, p := range opts.OpenPrefixes {
+			var v sensorPrefix
+			v.Len = uint32(len(p))
+			for j := 0; j < len(p); j++ {
+				v.P[j] = int8(p[j])
+			}
+			if err := s.objs.Prefixes.Put(uint32(i), &v); err != nil {
+				s.Close()
+				return nil, fmt.Errorf("writing open prefix: %w", err)
+			}
+		}
+	}
+	if err := s.objs.ConfigMap.Put(uint32(0), &cfg); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("writing sensor config: %w", err)
+	}
+	if err := s.attach(opts.Syscalls); err != nil {
+		s.Close()
+		return nil, err
+	}
+	rd, err := ringbuf.NewReader(s.objs.Events)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("%w: ring buffer reader: %v", ErrUnavailable, err)
+	}
+	s.rd = rd
+	return s, nil
+}
+
+func ensureTracefs() error {
+	for _, d := range []string{"/sys/kernel/tracing/events", "/sys/kernel/debug/tracing/events"} {
+		if _, err := os.Stat(d); err == nil {
+			return nil
+		}
+	}
+	if err := unix.Mount("nodev", "/sys/kernel/tracing", "tracefs", 0, ""); err != nil {
+		return fmt.Errorf("tracefs is not mounted and mounting it at /sys/kernel/tracing failed: %w", err)
+	}
+	return nil
+}
+
+func (s *Sensor) attach(names []string) error {
+	core := []struct {
+		group, name string
+		prog        *ebpf.Program
+	}{
+		{"sched", "sched_process_exec", s.objs.SchedExec},
+		{"sched", "sched_process_exit", s.objs.SchedExit},
+	}
+	for _, c := range core {
+		l, err := link.Tracepoint(c.group, c.name, c.prog, nil)
+		if err != nil {
+			return fmt.Errorf("%w: attaching %s/%s: %v", ErrUnavailable, c.group, c.name, err)
+		}
+		s.links = append(s.links, l)
+	}
+	l, err := link.AttachTracing(link.TracingOptions{Program: s.objs.SchedFork})
+	if err != nil {
+		return fmt.Errorf("%w: attaching tp_btf/sched_process_fork: %v", ErrUnavailable, err)
+	}
+	s.links = append(s.links, l)
+	for _, n := range names {
+		sc, ok := syscallByName[n]
+		if !ok {
+			return fmt.Errorf("unknown syscall %q", n)
+		}
+		if _, err := os.Stat("/sys/kernel/tracing/events/syscalls/sys_enter_" + n); err != nil && syscallTracepointsListed() {
+			s.missing = append(s.missing, n) // not built into this kernel
+			continue
+		}
+		if err := s.objs.Interest.Put(sc.nr, uint32(1)); err != nil {
+			return fmt.Errorf("writing interest set: %w", err)
+		}
+		s.attached = append(s.attached, n)
+	}
+	if len(s.attached) > 0 {
+		for _, p := range []*ebpf.Program{s.objs.SysEnter, s.objs.SysExit} {
+			l, err := link.AttachTracing(link.TracingOptions{Program: p})
+			if err != nil {
+				return fmt.Errorf("%w: attaching tp_btf/sys_enter, sys_exit: %v", ErrUnavailable, err)
+			}
+			s.links = append(s.links, l)
+		}
+	}
+	sort.Strings(s.attached)
+	return nil
+}
+
+// syscallTracepointsListed reports whether tracefs lists per-syscall
+// events, which is how a syscall missing from the kernel is recognised.
+func syscallTracepointsListed() bool {
+	_, err := os.Stat("/sys/kernel/tracing/events/syscalls")
+	return err == nil
+}
+
+// Attached returns the syscalls with programs attached; Missing those the
+// kernel has no tracepoint for.
+func (s *Sensor) Attached() []string { return s.attached }
+
+// Missing returns requested syscalls this kernel has no tracepoint for.
+func (s *Sensor) Missing() []string { return s.missing }
+
+// Read blocks for the next record. After Close it returns an error
+// wrapping ringbuf.ErrClosed (see IsClosed).
+func (s *Sensor) Read() (RawEvent, error) {
+	for {
+		// The kernel side wakes the reader only when much is pending, so
+		// poll: a deadline makes Read look at the ring again.
+		s.rd.SetDeadline(time.Now().Add(pollInterval))
+		rec, err := s.rd.Read()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			continue
+		}
+		if err != nil {
+			return RawEvent{}, err
+		}
+		ev, err := DecodeRecord(rec.RawSample)
+		if err != nil {
+			continue // cannot happen with matching objects; never crash on it
+		}
+		return ev, nil
+	}
+}
+
+// IsClosed reports whether err means the sensor was closed.
+func IsClosed(err error) bool {
+	return errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, os.ErrClosed)
+}
+
+// Counters are the kernel-side counters, summed over CPUs.
+type Counters struct {
+	Events   uint64 // records produced
+	Filtered uint64 // opens dropped by the prefix filter
+	Lost     uint64 // records the ring buffer had no room for
+}
+
+// Counters reads the kernel counters.
+func (s *Sensor) Counters() (Counters, error) {
+	var c Counters
+	sum := func(m *ebpf.Map, key uint32) (uint64, error) {
+		var per []uint64
+		if err := m.Lookup(key, &per); err != nil {
+			return 0, err
+		}
+		var t uint64
+		for _, v := range per {
+			t += v
+		}
+		return t, nil
+	}
+	var err error
+	if c.Events, err = sum(s.objs.Counters, 0); err != nil {
+		return c, err
+	}
+	if c.Filtered, err = sum(s.objs.Counters, 1); err != nil {
+		return c, err
+	}
+	c.Lost, err = sum(s.objs.Lost, 0)
+	return c, err
+}
+
+// Close detaches and unloads everything.
+func (s *Sensor) Close() error {
+	if s.rd != nil {
+		s.rd.Close()
+	}
+	for _, l := range s.links {
+		l.Close()
+	}
+	s.links = nil
+	return s.objs.Close()
+}
+
+// ProgramStats is the kernel's accounting of one program (it needs
+// ebpf.EnableStats(unix.BPF_STATS_RUN_TIME) to be on).
+type ProgramStats struct {
+	Name    string
+	Runs    uint64
+	Runtime time.Duration
+}
+
+// ProgramStats returns run counts and accumulated run time per program.
+func (s *Sensor) ProgramStats() ([]ProgramStats, error) {
+	var out []ProgramStats
+	for _, p := range []struct {
+		name string
+		prog *ebpf.Program
+	}{{"sys_enter", s.objs.SysEnter}, {"sys_exit", s.objs.SysExit}, {"sched_exec", s.objs.SchedExec}, {"sched_fork", s.objs.SchedFork}, {"sched_exit", s.objs.SchedExit}} {
+		st, err := p.prog.Stats()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ProgramStats{Name: p.name, Runs: st.RunCount, Runtime: st.Runtime})
+	}
+	return out, nil
+}
+
+// bootOffset converts CLOCK_BOOTTIME to wall-clock nanoseconds.
+func bootOffset() int64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
+		return 0
+	}
+	return time.Now().UnixNano() - ts.Nano()
+}
