@@ -82,7 +82,7 @@ containers run in learn, monitor or protect mode (see docs/runtime.md).`,
 	fl.DurationVar(&f.duration, "duration", 0, "stop after this long (default: until interrupted)")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics (events, alerts, lost events) on this address")
 	fl.IntVar(&f.workers, "workers", 0, "rule evaluation goroutines (default: one per CPU)")
-	fl.BoolVar(&f.fallback, "fallback", true, "when eBPF cannot load, fall back to the proc connector (exec/fork/exit only)")
+	fl.BoolVar(&f.fallback, "fallback", true, "when eBPF cannot load, fall back to the proc connector (exec/fork/exit) and fanotify (file opens)")
 	fl.BoolVar(&f.forceFallback, "force-fallback", false, "use the proc-connector fallback even if eBPF would load")
 	_ = fl.MarkHidden("force-fallback")
 	return cmd
@@ -330,13 +330,18 @@ func openSource(g *globals, plan sensorPlan, fallback, force bool) (eventSource,
 	if !errors.Is(err, sensor.ErrUnavailable) || !fallback {
 		return nil, nil, err
 	}
-	pc, perr := sensor.OpenProcConnector()
+	fb, fwErr, perr := sensor.OpenFallback()
 	if perr != nil {
 		return nil, nil, fmt.Errorf("%w; fallback: %v", err, perr)
 	}
-	fmt.Fprintf(g.stderr, "sensor: %v; falling back to the proc connector: exec, fork and exit only (no file, network or other syscall events)\n", err)
-	fmt.Fprintln(g.stderr, "sensor: tracing execve, clone, procexit (proc connector)")
-	return pc, func() (sensor.Counters, error) { return sensor.Counters{Lost: pc.Overflows()}, nil }, nil
+	if fwErr != nil {
+		fmt.Fprintf(g.stderr, "sensor: %v; falling back to the proc connector: exec, fork and exit only (no file events: %v; no network or other syscall events)\n", err, fwErr)
+		fmt.Fprintln(g.stderr, "sensor: tracing execve, clone, procexit (proc connector)")
+	} else {
+		fmt.Fprintf(g.stderr, "sensor: %v; falling back to the proc connector and fanotify: exec, fork, exit and file opens (writes seen at close; no network or other syscall events)\n", err)
+		fmt.Fprintln(g.stderr, "sensor: tracing execve, clone, procexit (proc connector), openat (fanotify)")
+	}
+	return fb, func() (sensor.Counters, error) { return sensor.Counters{Lost: fb.Overflows()}, nil }, nil
 }
 
 // watchLost warns whenever the kernel reports lost events: they are never

@@ -554,9 +554,11 @@ containers:
 	rs.stop(t)
 }
 
-// TestSensorFallback runs the sensor on the proc-connector fallback (as
-// when eBPF cannot load): it says so in one line, and exec-based rules
-// still fire with container attribution.
+// TestSensorFallback runs the sensor on the fallback (as when eBPF cannot
+// load): it says so in one line, exec-based rules still fire with
+// container attribution (proc connector), and so do file rules (fanotify):
+// a read of /etc/shadow and a write below /etc, with the container's own
+// paths.
 func TestSensorFallback(t *testing.T) {
 	needSensor(t)
 	image := sensorImage(t)
@@ -570,5 +572,20 @@ func TestSensorFallback(t *testing.T) {
 		return a.OutputFields["container.id"] == id[:12] && a.OutputFields["container.image.repository"] != ""
 	}); !ok {
 		t.Fatalf("no shell alert from the fallback; alerts: %+v", rs.read(t))
+	}
+	if !strings.Contains(rs.stderr.String(), "openat (fanotify)") {
+		t.Fatalf("fallback without file events: %s", rs.stderr.String())
+	}
+	dockerExec(name, "cat", "/etc/shadow")
+	if _, ok := rs.waitAlert(t, "Read sensitive file untrusted", func(a falcoAlert) bool {
+		return a.OutputFields["container.id"] == id[:12] && a.OutputFields["fd.name"] == "/etc/shadow" && a.OutputFields["proc.name"] == "cat"
+	}); !ok {
+		t.Fatalf("no /etc/shadow alert from the fallback; alerts: %+v", rs.read(t))
+	}
+	dockerExec(name, "sh", "-c", "echo x > /etc/fallback-test")
+	if _, ok := rs.waitAlert(t, "Write below etc", func(a falcoAlert) bool {
+		return a.OutputFields["container.id"] == id[:12] && a.OutputFields["fd.name"] == "/etc/fallback-test"
+	}); !ok {
+		t.Fatalf("no write-below-etc alert from the fallback; alerts: %+v", rs.read(t))
 	}
 }

@@ -40,7 +40,13 @@ func (en *Enricher) Enrich(raw RawEvent) *Event {
 	at := time.Unix(0, int64(raw.BootNS)+en.bootOffset)
 	ev := &Event{Raw: raw, Time: at, Num: en.num, Hostname: en.Hostname, users: en.Users}
 	ev.Proc = en.Tree.Update(&ev.Raw, at)
-	ev.Container = en.Containers.Lookup(raw.CgroupID, raw.Pid)
+	cg := raw.CgroupID
+	if cg == 0 && ev.Proc != nil {
+		// A fallback event whose process was gone before its cgroup
+		// could be read: the process's as the tree knows it.
+		cg = ev.Proc.CgroupID
+	}
+	ev.Container = en.Containers.Lookup(cg, raw.Pid)
 	switch t := ev.TypeName(); {
 	case ev.IsOpen() || t == "unlink" || t == "unlinkat" || t == "rmdir" || t == "mkdir" || t == "mkdirat" || t == "chmod" || t == "fchmodat" || t == "fchmodat2":
 		ev.FdName = en.resolve(raw.Pid, dirfdOf(t, raw.Args), raw.Str0)

@@ -53,10 +53,36 @@ type ProcTree struct {
 	mu    sync.Mutex
 	procs map[uint32]*Process
 	proc  string // /proc, replaceable in tests
+
+	// exited keeps the last maxExited processes that exited, for events
+	// that reach the tree after the process's exit (the fallback's file
+	// events come from another kernel channel than its exit).
+	exited     map[uint32]*Process
+	exitedRing []uint32
+	exitedNext int
 }
 
+const maxExited = 1024
+
 // NewProcTree returns an empty tree reading /proc for unknown pids.
-func NewProcTree() *ProcTree { return &ProcTree{procs: map[uint32]*Process{}, proc: "/proc"} }
+func NewProcTree() *ProcTree {
+	return &ProcTree{procs: map[uint32]*Process{}, proc: "/proc", exited: map[uint32]*Process{}}
+}
+
+// rememberExit keeps p in the bounded set of recently exited processes.
+func (t *ProcTree) rememberExit(p *Process) {
+	if len(t.exitedRing) < maxExited {
+		t.exitedRing = append(t.exitedRing, p.Pid)
+	} else {
+		old := t.exitedRing[t.exitedNext]
+		if q, ok := t.exited[old]; ok && q.Pid == old {
+			delete(t.exited, old)
+		}
+		t.exitedRing[t.exitedNext] = p.Pid
+		t.exitedNext = (t.exitedNext + 1) % maxExited
+	}
+	t.exited[p.Pid] = p
+}
 
 // Len is the number of processes held.
 func (t *ProcTree) Len() int {
@@ -184,12 +210,22 @@ func (t *ProcTree) Update(ev *RawEvent, at time.Time) *Process {
 	case typeExit:
 		p := t.procs[ev.Pid]
 		delete(t.procs, ev.Pid)
+		if p != nil {
+			t.rememberExit(p)
+		}
 		return p
 	}
 	p := t.getLocked(ev.Pid, 0)
 	if p == nil {
+		p = t.exited[ev.Pid]
+	}
+	if p == nil {
 		// Gone before we could read /proc: keep what the event says.
 		p = &Process{Pid: ev.Pid, Ppid: ev.Ppid, Name: ev.Comm, Uid: ev.Uid, Gid: ev.Gid, Tty: ev.Tty, CgroupID: ev.CgroupID}
+	} else if ev.Comm == "" {
+		// The event carries no process details (a fallback event whose
+		// process was gone before /proc could be read): the tree's are
+		// the best known.
 	} else if p.Uid != ev.Uid || p.Gid != ev.Gid || p.Name != ev.Comm {
 		// Credentials or comm changed since exec (setuid, prctl): the
 		// event's values are the truth.
