@@ -1,0 +1,1178 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/bulkhead-sec/bulkhead/internal/inventory/api"
+	"github.com/bulkhead-sec/bulkhead/internal/inventory/selector"
+	"github.com/bulkhead-sec/bulkhead/internal/sbom"
+)
+
+// where builds a conjunction with '?' placeholders numbered on render.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, args ...any) {
+	w.conds = append(w.conds, cond)
+	w.args = append(w.args, args...)
+}
+
+// render returns " WHERE …" with $n placeholders starting at $from, and
+// the arguments.
+func (w *where) render(from int) (string, []any) {
+	if len(w.conds) == 0 {
+		return "", nil
+	}
+	s := strings.Join(w.conds, " AND ")
+	var b strings.Builder
+	b.WriteString(" WHERE ")
+	n := from
+	for i := 0; i < len(s); i++ {
+		if s[i] == '?' {
+			b.WriteString("$" + strconv.Itoa(n))
+			n++
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String(), w.args
+}
+
+func qs(n int) string { return strings.TrimSuffix(strings.Repeat("?,", n), ",") }
+
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// labelConds adds a selector's requirements over a label table. The first
+// equality (else the first positive requirement) is an IN subquery the
+// planner drives the query from, through the (key, value, id) index; every
+// other requirement is a correlated [NOT] EXISTS probe of the (id, key)
+// primary key, so that a broad term ("env=prod", "env!=dev") is checked per
+// candidate row instead of being materialised.
+func labelConds(w *where, col, table, idcol string, sel selector.Selector) {
+	driver := -1
+	for i, r := range sel {
+		if r.Op == selector.Equals {
+			driver = i
+			break
+		}
+	}
+	if driver < 0 {
+		for i, r := range sel {
+			if r.Op == selector.In || r.Op == selector.Exists {
+				driver = i
+				break
+			}
+		}
+	}
+	for i, r := range sel {
+		probe := "SELECT 1 FROM " + table + " l WHERE l." + idcol + " = " + col + " AND l.key = ?"
+		if i == driver {
+			probe = "SELECT " + idcol + " FROM " + table + " WHERE key = ?"
+		}
+		args := []any{r.Key}
+		switch r.Op {
+		case selector.Equals, selector.NotEquals:
+			probe += " AND value = ?"
+			args = append(args, r.Values[0])
+		case selector.In, selector.NotIn:
+			probe += " AND value IN (" + qs(len(r.Values)) + ")"
+			args = append(args, anys(r.Values)...)
+		}
+		switch {
+		case i == driver:
+			w.add(col+" IN ("+probe+")", args...)
+		case r.Op == selector.NotEquals || r.Op == selector.NotIn || r.Op == selector.NotExists:
+			w.add("NOT EXISTS ("+probe+")", args...)
+		default:
+			w.add("EXISTS ("+probe+")", args...)
+		}
+	}
+}
+
+// imageCond restricts an image-id column to the images named by ref: a
+// full id, an id prefix of at least 12 hex digits, a tag or a repository.
+func imageCond(w *where, col, ref string) {
+	h := strings.TrimPrefix(ref, "sha256:")
+	if api.ValidImageID(ref) {
+		w.add(col+" = ?", ref)
+		return
+	}
+	if len(h) >= 12 && len(h) <= 64 && strings.Trim(h, "0123456789abcdef") == "" {
+		w.add(col+" >= ? AND "+col+" < ?", "sha256:"+h, "sha256:"+h+"~")
+		return
+	}
+	w.add(col+" IN (SELECT image_id FROM image_tags WHERE tag = ? OR repo = ?)", ref, ref)
+}
+
+// matchingPackages returns the keys of the packages named by q.Package
+// within q's version range; nil, false when no package filter is set.
+func (s *SQL) matchingPackages(ctx context.Context, q *Query) ([]string, bool, error) {
+	if q.Package == "" {
+		return nil, false, nil
+	}
+	pkgs, err := s.packagesByName(ctx, q.Package)
+	if err != nil {
+		return nil, true, err
+	}
+	keys := []string{}
+	for _, p := range pkgs {
+		if q.VersionMatch == nil || q.VersionMatch(p) {
+			keys = append(keys, p.Key)
+		}
+	}
+	return keys, true, nil
+}
+
+func (s *SQL) packagesByName(ctx context.Context, name string) ([]Pkg, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT "+pkgCols+" FROM packages WHERE name = $1", name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Pkg
+	for rows.Next() {
+		p, err := scanPkg(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+const pkgCols = "pkey, type, name, version, purl, distro, source_name, source_version, arch, grp, owned"
+
+type scanner interface{ Scan(...any) error }
+
+func scanPkg(r scanner) (Pkg, error) {
+	var p Pkg
+	var typ string
+	var owned int
+	err := r.Scan(&p.Key, &typ, &p.Name, &p.Version, &p.PURL, &p.Distro, &p.SourceName, &p.SourceVersion, &p.Arch, &p.Group, &owned)
+	p.Type, p.Owned = sbom.Type(typ), owned != 0
+	return p, err
+}
+
+// imagesWithPackages is the subquery of images holding any of keys.
+func imagesWithPackages(keys []string) (string, []any) {
+	return "SELECT image_id FROM image_packages WHERE pkey IN (" + qs(len(keys)) + ")", anys(keys)
+}
+
+// containerWhere translates a query's filters over containers c.
+func (s *SQL) containerWhere(ctx context.Context, q *Query) (*where, bool, error) {
+	w := &where{}
+	labelConds(w, "c.id", "container_labels", "container_id", q.Selector)
+	if q.Image != "" {
+		imageCond(w, "c.image_id", q.Image)
+	}
+	if q.Tag != "" {
+		w.add("c.image_id IN (SELECT image_id FROM image_tags WHERE tag = ? OR repo = ?)", q.Tag, q.Tag)
+	}
+	if q.Host != "" {
+		w.add("c.host = ?", q.Host)
+	}
+	stateCond(w, "c.state", q.State)
+	keys, ok, err := s.matchingPackages(ctx, q)
+	if err != nil {
+		return nil, false, err
+	}
+	if ok {
+		if len(keys) == 0 {
+			return nil, true, nil
+		}
+		sub, args := imagesWithPackages(keys)
+		w.add("c.image_id IN ("+sub+")", args...)
+	}
+	if q.Severity != "" {
+		w.add("c.image_id IN (SELECT ip.image_id FROM image_packages ip JOIN vulns v ON v.pkey = ip.pkey WHERE v.resolved IS NULL AND v.sev_rank >= ?)", sbom.SeverityRank(q.Severity))
+	}
+	if !q.Until.IsZero() {
+		w.add("COALESCE(c.created, c.first_seen) <= ?", nanos(q.Until))
+	}
+	if !q.Since.IsZero() {
+		w.add("(c.destroyed IS NULL OR c.destroyed >= ?)", nanos(q.Since))
+	}
+	return w, false, nil
+}
+
+// ActiveStates are the states "active" stands for.
+var ActiveStates = []string{api.StateCreated, api.StateRunning, api.StatePaused, api.StateRestarting}
+
+func stateCond(w *where, col, state string) {
+	switch state {
+	case "", "all", "any":
+	case "active":
+		w.add(col+" IN ("+qs(len(ActiveStates))+")", anys(ActiveStates)...)
+	default:
+		w.add(col+" = ?", state)
+	}
+}
+
+const containerCols = `c.id, c.name, c.host, c.image_id, c.image_ref, c.repo_tags, c.repo_digests, c.labels, c.state,
+	c.created, c.started, c.finished, c.destroyed, c.exit_code, c.command, c.usr, c.privileged, c.cap_add, c.cap_drop,
+	c.mounts, c.networks, c.ports, c.restart_count, c.observed, c.first_seen, c.last_seen`
+
+func scanContainer(r scanner) (api.Container, error) {
+	var c api.Container
+	var tags, digests, labels, cmd, capAdd, capDrop, mounts, nets, ports string
+	var created, started, finished, destroyed, exit sql.NullInt64
+	var priv int
+	var obs, first, last int64
+	err := r.Scan(&c.ID, &c.Name, &c.Host, &c.ImageID, &c.ImageRef, &tags, &digests, &labels, &c.State,
+		&created, &started, &finished, &destroyed, &exit, &cmd, &c.User, &priv, &capAdd, &capDrop,
+		&mounts, &nets, &ports, &c.RestartCount, &obs, &first, &last)
+	if err != nil {
+		return c, err
+	}
+	c.Created, c.Started, c.Finished, c.Destroyed = fromNull(created), fromNull(started), fromNull(finished), fromNull(destroyed)
+	if exit.Valid {
+		e := int(exit.Int64)
+		c.ExitCode = &e
+	}
+	c.Privileged = priv != 0
+	c.ObservedAt, c.FirstSeen, c.LastSeen = fromNanos(obs), fromNanos(first), fromNanos(last)
+	for _, x := range []struct {
+		s string
+		v any
+	}{{tags, &c.RepoTags}, {digests, &c.RepoDigests}, {labels, &c.Labels}, {cmd, &c.Command}, {capAdd, &c.CapAdd},
+		{capDrop, &c.CapDrop}, {mounts, &c.Mounts}, {nets, &c.Networks}, {ports, &c.Ports}} {
+		if err := json.Unmarshal([]byte(x.s), x.v); err != nil {
+			return c, fmt.Errorf("container %s: stored JSON: %w", c.ID, err)
+		}
+	}
+	return c, nil
+}
+
+// Container implements Store.
+func (s *SQL) Container(ctx context.Context, id string) (*api.Container, error) {
+	c, err := scanContainer(s.r.QueryRowContext(ctx, "SELECT "+containerCols+" FROM containers c WHERE c.id = $1", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Containers implements Store.
+func (s *SQL) Containers(ctx context.Context, q Query) (*api.ContainerList, error) {
+	out := &api.ContainerList{Items: []api.Container{}}
+	w, empty, err := s.containerWhere(ctx, &q)
+	if err != nil || empty {
+		return out, err
+	}
+	cond, args := w.render(1)
+	// The count and the page are independent reads: run them at once.
+	counted := make(chan error, 1)
+	go func() {
+		counted <- s.r.QueryRowContext(ctx, "SELECT COUNT(*) FROM containers c"+cond, args...).Scan(&out.Total)
+	}()
+	items, err := s.containerPage(ctx, cond, args, q)
+	if cerr := <-counted; cerr != nil {
+		return nil, cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	out.Items = items
+	return out, nil
+}
+
+func (s *SQL) containerPage(ctx context.Context, cond string, args []any, q Query) ([]api.Container, error) {
+	n := len(args)
+	rows, err := s.r.QueryContext(ctx, "SELECT "+containerCols+" FROM containers c"+cond+
+		fmt.Sprintf(" ORDER BY c.id LIMIT $%d OFFSET $%d", n+1, n+2), append(slices.Clone(args), q.limit(), max(q.Offset, 0))...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []api.Container{}
+	for rows.Next() {
+		c, err := scanContainer(rows)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, c)
+	}
+	return items, rows.Err()
+}
+
+const imageCols = "i.id, i.repo_tags, i.repo_digests, i.labels, i.os, i.arch, i.packages, i.sbom IS NOT NULL, i.first_seen, i.last_seen"
+
+func scanImage(r scanner) (api.Image, error) {
+	var im api.Image
+	var tags, digests, labels string
+	var first, last int64
+	if err := r.Scan(&im.ID, &tags, &digests, &labels, &im.OS, &im.Architecture, &im.Packages, &im.HasSBOM, &first, &last); err != nil {
+		return im, err
+	}
+	im.FirstSeen, im.LastSeen = fromNanos(first), fromNanos(last)
+	for _, x := range []struct {
+		s string
+		v any
+	}{{tags, &im.RepoTags}, {digests, &im.RepoDigests}, {labels, &im.Labels}} {
+		if err := json.Unmarshal([]byte(x.s), x.v); err != nil {
+			return im, fmt.Errorf("image %s: stored JSON: %w", im.ID, err)
+		}
+	}
+	return im, nil
+}
+
+// Image implements Store: the image with its layers (and config when
+// withConfig is set), without its SBOM.
+func (s *SQL) Image(ctx context.Context, id string, withConfig bool) (*api.Image, error) {
+	im, err := scanImage(s.r.QueryRowContext(ctx, "SELECT "+imageCols+" FROM images i WHERE i.id = $1", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if withConfig {
+		var cfg string
+		if err := s.r.QueryRowContext(ctx, "SELECT config FROM images WHERE id = $1", id).Scan(&cfg); err != nil {
+			return nil, err
+		}
+		if cfg != "" {
+			im.Config = json.RawMessage(cfg)
+		}
+	}
+	rows, err := s.r.QueryContext(ctx, "SELECT l.diff_id, l.size FROM image_layers il JOIN layers l ON l.diff_id = il.diff_id WHERE il.image_id = $1 ORDER BY il.idx", id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var l api.Layer
+		if err := rows.Scan(&l.DiffID, &l.Size); err != nil {
+			return nil, err
+		}
+		im.Layers = append(im.Layers, l)
+	}
+	return &im, rows.Err()
+}
+
+// Images implements Store.
+func (s *SQL) Images(ctx context.Context, q Query) (*api.ImageList, error) {
+	out := &api.ImageList{Items: []api.Image{}}
+	w := &where{}
+	labelConds(w, "i.id", "image_labels", "image_id", q.Selector)
+	if q.Image != "" {
+		imageCond(w, "i.id", q.Image)
+	}
+	if q.Tag != "" {
+		w.add("i.id IN (SELECT image_id FROM image_tags WHERE tag = ? OR repo = ?)", q.Tag, q.Tag)
+	}
+	if q.Host != "" || q.State != "" {
+		cw := &where{}
+		if q.Host != "" {
+			cw.add("host = ?", q.Host)
+		}
+		stateCond(cw, "state", q.State)
+		w.add("i.id IN (SELECT image_id FROM containers"+renderQ(cw)+")", cw.args...)
+	}
+	keys, ok, err := s.matchingPackages(ctx, &q)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		if len(keys) == 0 {
+			return out, nil
+		}
+		sub, args := imagesWithPackages(keys)
+		w.add("i.id IN ("+sub+")", args...)
+	}
+	if q.Severity != "" {
+		w.add("i.id IN (SELECT ip.image_id FROM image_packages ip JOIN vulns v ON v.pkey = ip.pkey WHERE v.resolved IS NULL AND v.sev_rank >= ?)", sbom.SeverityRank(q.Severity))
+	}
+	if !q.Since.IsZero() {
+		w.add("i.last_seen >= ?", nanos(q.Since))
+	}
+	if !q.Until.IsZero() {
+		w.add("i.first_seen <= ?", nanos(q.Until))
+	}
+	cond, args := w.render(1)
+	if err := s.r.QueryRowContext(ctx, "SELECT COUNT(*) FROM images i"+cond, args...).Scan(&out.Total); err != nil {
+		return nil, err
+	}
+	n := len(args)
+	rows, err := s.r.QueryContext(ctx, "SELECT "+imageCols+" FROM images i"+cond+
+		fmt.Sprintf(" ORDER BY i.id LIMIT $%d OFFSET $%d", n+1, n+2), append(args, q.limit(), max(q.Offset, 0))...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		im, err := scanImage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out.Items = append(out.Items, im)
+	}
+	return out, rows.Err()
+}
+
+// renderQ renders a where clause with '?' kept (for nesting into another
+// where, which numbers placeholders once).
+func renderQ(w *where) string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
+}
+
+// ImageSBOM implements Store.
+func (s *SQL) ImageSBOM(ctx context.Context, id string) ([]byte, error) {
+	var blob []byte
+	err := s.r.QueryRowContext(ctx, "SELECT sbom FROM images WHERE id = $1", id).Scan(&blob)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && blob == nil {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return gunzip(blob)
+}
+
+// HostSBOM implements Store.
+func (s *SQL) HostSBOM(ctx context.Context, name string) ([]byte, error) {
+	var blob []byte
+	err := s.r.QueryRowContext(ctx, "SELECT sbom FROM hosts WHERE name = $1", name).Scan(&blob)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && blob == nil {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return gunzip(blob)
+}
+
+func (s *SQL) packageList(ctx context.Context, query string, args ...any) (*api.PackageList, error) {
+	rows, err := s.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := &api.PackageList{Items: []api.Package{}}
+	for rows.Next() {
+		var p api.Package
+		var typ string
+		if err := rows.Scan(&p.Key, &p.Name, &p.Version, &typ, &p.PURL, &p.Distro, &p.Layer); err != nil {
+			return nil, err
+		}
+		p.Type = sbom.Type(typ)
+		out.Items = append(out.Items, p)
+	}
+	out.Total = len(out.Items)
+	return out, rows.Err()
+}
+
+// ImagePackages implements Store.
+func (s *SQL) ImagePackages(ctx context.Context, id string) (*api.PackageList, error) {
+	if err := s.exists(ctx, "SELECT 1 FROM images WHERE id = $1", id); err != nil {
+		return nil, err
+	}
+	return s.packageList(ctx, `SELECT p.pkey, p.name, p.version, p.type, p.purl, p.distro, ip.layer FROM image_packages ip
+		JOIN packages p ON p.pkey = ip.pkey WHERE ip.image_id = $1 ORDER BY p.type, p.name, p.version`, id)
+}
+
+// HostPackages implements Store.
+func (s *SQL) HostPackages(ctx context.Context, name string) (*api.PackageList, error) {
+	if err := s.exists(ctx, "SELECT 1 FROM hosts WHERE name = $1", name); err != nil {
+		return nil, err
+	}
+	return s.packageList(ctx, `SELECT p.pkey, p.name, p.version, p.type, p.purl, p.distro, '' FROM host_packages hp
+		JOIN packages p ON p.pkey = hp.pkey WHERE hp.host = $1 ORDER BY p.type, p.name, p.version`, name)
+}
+
+func (s *SQL) exists(ctx context.Context, q string, args ...any) error {
+	var one int
+	err := s.r.QueryRowContext(ctx, q, args...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
+}
+
+// Layer implements Store.
+func (s *SQL) Layer(ctx context.Context, diffID string) (*api.LayerInfo, error) {
+	l := &api.LayerInfo{DiffID: diffID, Images: []string{}}
+	err := s.r.QueryRowContext(ctx, "SELECT size FROM layers WHERE diff_id = $1", diffID).Scan(&l.Size)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	l.Images, err = s.strings(ctx, "SELECT DISTINCT image_id FROM image_layers WHERE diff_id = $1 ORDER BY image_id", diffID)
+	return l, err
+}
+
+func (s *SQL) strings(ctx context.Context, q string, args ...any) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// Packages implements Store: packages named q.Package (within the version
+// range) with the images and hosts holding them.
+func (s *SQL) Packages(ctx context.Context, q Query) (*api.PackageList, error) {
+	out := &api.PackageList{Items: []api.Package{}}
+	if q.Package == "" {
+		return out, nil
+	}
+	pkgs, err := s.packagesByName(ctx, q.Package)
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(pkgs, func(i, j int) bool {
+		return pkgs[i].Type < pkgs[j].Type || pkgs[i].Type == pkgs[j].Type && (pkgs[i].Version < pkgs[j].Version || pkgs[i].Version == pkgs[j].Version && pkgs[i].Key < pkgs[j].Key)
+	})
+	for _, p := range pkgs {
+		if q.VersionMatch != nil && !q.VersionMatch(p) {
+			continue
+		}
+		out.Total++
+		if out.Total <= max(q.Offset, 0) || len(out.Items) >= q.limit() {
+			continue
+		}
+		ap := api.Package{Key: p.Key, Name: p.Name, Version: p.Version, Type: p.Type, PURL: p.PURL, Distro: p.Distro}
+		if ap.Images, err = s.strings(ctx, "SELECT image_id FROM image_packages WHERE pkey = $1 ORDER BY image_id LIMIT 1000", p.Key); err != nil {
+			return nil, err
+		}
+		if ap.Hosts, err = s.strings(ctx, "SELECT host FROM host_packages WHERE pkey = $1 ORDER BY host LIMIT 1000", p.Key); err != nil {
+			return nil, err
+		}
+		out.Items = append(out.Items, ap)
+	}
+	return out, nil
+}
+
+// PackageUsers implements Store.
+func (s *SQL) PackageUsers(ctx context.Context, pkey string, limit int) ([]string, []string, error) {
+	im, err := s.strings(ctx, "SELECT image_id FROM image_packages WHERE pkey = $1 ORDER BY image_id LIMIT $2", pkey, limit)
+	if err != nil {
+		return nil, nil, err
+	}
+	hs, err := s.strings(ctx, "SELECT host FROM host_packages WHERE pkey = $1 ORDER BY host LIMIT $2", pkey, limit)
+	return im, hs, err
+}
+
+func scanHost(r scanner) (api.Host, error) {
+	var h api.Host
+	var labels string
+	var scanned sql.NullInt64
+	var first, last int64
+	err := r.Scan(&h.Name, &h.OS, &h.Kernel, &h.Arch, &h.AgentID, &h.AgentVersion, &h.Engine, &labels, &scanned, &first, &last)
+	if err != nil {
+		return h, err
+	}
+	h.Scanned, h.FirstSeen, h.LastSeen = fromNull(scanned), fromNanos(first), fromNanos(last)
+	if err := json.Unmarshal([]byte(labels), &h.Labels); err != nil {
+		return h, fmt.Errorf("host %s: stored JSON: %w", h.Name, err)
+	}
+	return h, nil
+}
+
+const hostCols = "h.name, h.os, h.kernel, h.arch, h.agent_id, h.agent_version, h.engine, h.labels, h.scanned, h.first_seen, h.last_seen"
+
+// Host implements Store.
+func (s *SQL) Host(ctx context.Context, name string) (*api.Host, error) {
+	h, err := scanHost(s.r.QueryRowContext(ctx, "SELECT "+hostCols+" FROM hosts h WHERE h.name = $1", name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &h, nil
+}
+
+// Hosts implements Store. The selector applies to host labels; image,
+// tag, state, package and severity select hosts running such containers
+// (package also matches the host's own packages).
+func (s *SQL) Hosts(ctx context.Context, q Query) (*api.HostList, error) {
+	out := &api.HostList{Items: []api.Host{}}
+	w := &where{}
+	if q.Host != "" {
+		w.add("h.name = ?", q.Host)
+	}
+	if q.Image != "" || q.Tag != "" || q.State != "" || q.Severity != "" || q.Package != "" {
+		cq := q
+		cq.Selector, cq.Host = nil, ""
+		cw, empty, err := s.containerWhere(ctx, &cq)
+		if err != nil {
+			return nil, err
+		}
+		cond := "h.name IN (SELECT c.host FROM containers c" + renderQ(orEmpty(cw, empty)) + ")"
+		args := orEmpty(cw, empty).args
+		if keys, ok, err := s.matchingPackages(ctx, &q); err != nil {
+			return nil, err
+		} else if ok && len(keys) > 0 && q.Image == "" && q.Tag == "" && q.State == "" && q.Severity == "" {
+			cond = "(" + cond + " OR h.name IN (SELECT host FROM host_packages WHERE pkey IN (" + qs(len(keys)) + ")))"
+			args = append(args, anys(keys)...)
+		}
+		w.add(cond, args...)
+	}
+	if !q.Since.IsZero() {
+		w.add("h.last_seen >= ?", nanos(q.Since))
+	}
+	if !q.Until.IsZero() {
+		w.add("h.first_seen <= ?", nanos(q.Until))
+	}
+	cond, args := w.render(1)
+	rows, err := s.r.QueryContext(ctx, "SELECT "+hostCols+" FROM hosts h"+cond+" ORDER BY h.name", args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		h, err := scanHost(rows)
+		if err != nil {
+			return nil, err
+		}
+		if !q.Selector.Matches(h.Labels) {
+			continue
+		}
+		out.Total++
+		if out.Total > max(q.Offset, 0) && len(out.Items) < q.limit() {
+			out.Items = append(out.Items, h)
+		}
+	}
+	return out, rows.Err()
+}
+
+// orEmpty turns "no container can match" into an always-false clause.
+func orEmpty(w *where, empty bool) *where {
+	if empty {
+		return &where{conds: []string{"1 = 0"}}
+	}
+	return w
+}
+
+// vulnFindings returns the vulnerability findings of the packages selected
+// by sub (a subquery of pkeys with '?' args).
+func (s *SQL) vulnFindings(ctx context.Context, sub string, args []any, all bool, floor int64) ([]api.StoredFinding, error) {
+	w := &where{}
+	w.add("v.pkey IN ("+sub+")", args...)
+	if !all {
+		w.add("v.resolved IS NULL")
+	}
+	cond, a := w.render(1)
+	rows, err := s.r.QueryContext(ctx, "SELECT v.data, v.first_seen, v.last_seen, v.resolved FROM vulns v"+cond+" ORDER BY v.sev_rank DESC, v.vuln_id, v.pkey", a...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []api.StoredFinding
+	for rows.Next() {
+		var f api.StoredFinding
+		var data string
+		var first, last int64
+		var resolved sql.NullInt64
+		if err := rows.Scan(&data, &first, &last, &resolved); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(data), &f.Finding); err != nil {
+			return nil, err
+		}
+		// An image's finding exists since both the image and the
+		// package's finding were known.
+		f.FirstSeen, f.LastSeen, f.Resolved = fromNanos(max(first, floor)), fromNanos(last), fromNull(resolved)
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+func (s *SQL) subjectFindings(ctx context.Context, kind, id string, all bool) ([]api.StoredFinding, error) {
+	q := "SELECT kind, data, count, first_seen, last_seen, resolved FROM findings WHERE subject_kind = $1 AND subject_id = $2"
+	if !all {
+		q += " AND resolved IS NULL"
+	}
+	rows, err := s.r.QueryContext(ctx, q+" ORDER BY kind, finding_id, fkey", kind, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []api.StoredFinding
+	for rows.Next() {
+		var f api.StoredFinding
+		var k, data string
+		var first, last int64
+		var resolved sql.NullInt64
+		if err := rows.Scan(&k, &data, &f.Count, &first, &last, &resolved); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(data), &f.Finding); err != nil {
+			return nil, err
+		}
+		f.Kind = k
+		f.SubjectKind, f.SubjectID = kind, id
+		f.FirstSeen, f.LastSeen, f.Resolved = fromNanos(first), fromNanos(last), fromNull(resolved)
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// Findings implements Store.
+func (s *SQL) Findings(ctx context.Context, kind, id string, all bool) (*api.FindingList, error) {
+	var sub string
+	var floor int64
+	switch kind {
+	case api.SubjectImage:
+		if err := s.r.QueryRowContext(ctx, "SELECT first_seen FROM images WHERE id = $1", id).Scan(&floor); errors.Is(err, sql.ErrNoRows) {
+			return nil, ErrNotFound
+		} else if err != nil {
+			return nil, err
+		}
+		sub = "SELECT pkey FROM image_packages WHERE image_id = ?"
+	case api.SubjectHost:
+		if err := s.r.QueryRowContext(ctx, "SELECT first_seen FROM hosts WHERE name = $1", id).Scan(&floor); errors.Is(err, sql.ErrNoRows) {
+			return nil, ErrNotFound
+		} else if err != nil {
+			return nil, err
+		}
+		sub = "SELECT pkey FROM host_packages WHERE host = ?"
+	case api.SubjectContainer:
+		if err := s.exists(ctx, "SELECT 1 FROM containers WHERE id = $1", id); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("subject kind %q", kind)
+	}
+	out := &api.FindingList{Items: []api.StoredFinding{}}
+	if sub != "" {
+		v, err := s.vulnFindings(ctx, sub, []any{id}, all, floor)
+		if err != nil {
+			return nil, err
+		}
+		for i := range v {
+			v[i].SubjectKind, v[i].SubjectID = kind, id
+		}
+		out.Items = append(out.Items, v...)
+	}
+	o, err := s.subjectFindings(ctx, kind, id, all)
+	if err != nil {
+		return nil, err
+	}
+	out.Items = append(out.Items, o...)
+	out.Total = len(out.Items)
+	return out, nil
+}
+
+// Posture implements Store.
+func (s *SQL) Posture(ctx context.Context, kind, id string) (*api.Posture, error) {
+	p := &api.Posture{SubjectKind: kind, SubjectID: id, BySeverity: map[string]int{}}
+	for _, l := range sbom.SeverityLevels {
+		p.BySeverity[l] = 0
+	}
+	var sub string
+	var args []any
+	switch kind {
+	case api.SubjectImage:
+		if err := s.r.QueryRowContext(ctx, "SELECT packages FROM images WHERE id = $1", id).Scan(&p.Packages); errors.Is(err, sql.ErrNoRows) {
+			return nil, ErrNotFound
+		} else if err != nil {
+			return nil, err
+		}
+		sub, args = "SELECT pkey FROM image_packages WHERE image_id = $1", []any{id}
+	case api.SubjectHost:
+		if err := s.exists(ctx, "SELECT 1 FROM hosts WHERE name = $1", id); err != nil {
+			return nil, err
+		}
+		imgs := "SELECT DISTINCT image_id FROM containers WHERE host = $1 AND state <> 'destroyed'"
+		if err := s.r.QueryRowContext(ctx, "SELECT COUNT(*) FROM containers WHERE host = $1 AND state <> 'destroyed'", id).Scan(&p.Containers); err != nil {
+			return nil, err
+		}
+		if err := s.r.QueryRowContext(ctx, "SELECT COUNT(*) FROM ("+imgs+") x", id).Scan(&p.Images); err != nil {
+			return nil, err
+		}
+		sub = "SELECT pkey FROM host_packages WHERE host = $1 UNION SELECT pkey FROM image_packages WHERE image_id IN (" + imgs + ")"
+		args = []any{id}
+		if err := s.r.QueryRowContext(ctx, "SELECT COUNT(*) FROM ("+sub+") x", id).Scan(&p.Packages); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("posture of %q", kind)
+	}
+	rows, err := s.r.QueryContext(ctx, "SELECT severity, fixable, kev, COUNT(*) FROM vulns WHERE resolved IS NULL AND pkey IN ("+sub+") GROUP BY severity, fixable, kev", args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var sev string
+		var fix, kev, n int
+		if err := rows.Scan(&sev, &fix, &kev, &n); err != nil {
+			return nil, err
+		}
+		if sbom.SeverityRank(sev) < 0 {
+			sev = "unknown"
+		}
+		p.BySeverity[sev] += n
+		p.Total += n
+		if fix != 0 {
+			p.Fixable += n
+		}
+		if kev != 0 {
+			p.KEV += n
+		}
+	}
+	return p, rows.Err()
+}
+
+// bigImpact is the number of matching containers above which the impact
+// query stops grouping them by host (see Impact).
+var bigImpact = 20000
+
+// Impact implements Store. The id may be any alias; the default state
+// filter is "running" (q.State "all" lists every state).
+func (s *SQL) Impact(ctx context.Context, vulnID string, q Query) (*api.Impact, error) {
+	out := &api.Impact{ID: vulnID, Images: []api.ImpactImage{}, Containers: []api.ImpactContainer{}, Hosts: []api.ImpactHost{}}
+	ids, err := s.strings(ctx, "SELECT DISTINCT vuln_id FROM vuln_aliases WHERE alias = $1 ORDER BY vuln_id", vulnID)
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	if !slices.Contains(ids, vulnID) && len(ids) == 1 {
+		out.ID = ids[0]
+	}
+	aliases, err := s.strings(ctx, "SELECT DISTINCT alias FROM vuln_aliases WHERE vuln_id IN ("+placeholders(1, len(ids))+") ORDER BY alias", anys(ids)...)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range aliases {
+		if a != out.ID {
+			out.Aliases = append(out.Aliases, a)
+		}
+	}
+	// The affected package records.
+	rows, err := s.r.QueryContext(ctx, "SELECT pkey, data, kev FROM vulns WHERE resolved IS NULL AND vuln_id IN ("+placeholders(1, len(ids))+") ORDER BY pkey", anys(ids)...)
+	if err != nil {
+		return nil, err
+	}
+	affected := map[string]api.AffectedPackage{}
+	var keys []string
+	for rows.Next() {
+		var k, data string
+		var kev int
+		if err := rows.Scan(&k, &data, &kev); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		var f sbom.Finding
+		if err := json.Unmarshal([]byte(data), &f); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if _, ok := affected[k]; !ok {
+			keys = append(keys, k)
+		}
+		affected[k] = api.AffectedPackage{Name: f.PackageName, Type: f.PackageType, PURL: f.PURL, InstalledVersion: f.InstalledVersion, FixedVersions: f.FixedVersions, Severity: f.Severity}
+		if sbom.SeverityRank(f.Severity) > sbom.SeverityRank(out.Severity) {
+			out.Severity = f.Severity
+		}
+		out.KEV = out.KEV || kev != 0
+		if out.Summary == "" {
+			out.Summary = f.Summary
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	state := q.State
+	if state == "" {
+		state = api.StateRunning
+	}
+	cq := q
+	cq.State = state
+	cw, empty, err := s.containerWhere(ctx, &cq)
+	if err != nil {
+		return nil, err
+	}
+	cw = orEmpty(cw, empty)
+	if len(q.Selector) > 0 || q.Host != "" {
+		// The selector or host drives; probe each candidate's image.
+		cw.add("EXISTS (SELECT 1 FROM image_packages ip WHERE ip.image_id = c.image_id AND ip.pkey IN ("+qs(len(keys))+"))", anys(keys)...)
+	} else {
+		sub, subArgs := imagesWithPackages(keys)
+		cw.add("c.image_id IN ("+sub+")", subArgs...)
+	}
+	cond, cargs := cw.render(1)
+	// Matching containers: their total, counts per image, and per host.
+	// Up to bigImpact matches, one grouped pass over the (image_id, state,
+	// host) index gives all three exactly. Beyond it (a vulnerability on
+	// much of the fleet) hosts are not grouped: the listed hosts are found
+	// by walking the hosts in name order and their total is a DISTINCT
+	// count, so the answer costs one index pass instead of a sort of every
+	// (image, host) pair.
+	perImage, err := s.counts(ctx, "SELECT c.image_id, COUNT(*) FROM containers c"+cond+" GROUP BY c.image_id", cargs...)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range perImage {
+		out.TotalContainers += n
+	}
+	big := out.TotalContainers > bigImpact
+	perHost := map[string]int{}
+	if !big {
+		grows, err := s.r.QueryContext(ctx, "SELECT c.host, COUNT(*) FROM containers c"+cond+" GROUP BY c.host", cargs...)
+		if err != nil {
+			return nil, err
+		}
+		for grows.Next() {
+			var host string
+			var n int
+			if err := grows.Scan(&host, &n); err != nil {
+				grows.Close()
+				return nil, err
+			}
+			perHost[host] += n
+		}
+		grows.Close()
+		if err := grows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	containerHosts := len(perHost)
+	if big {
+		if err := s.r.QueryRowContext(ctx, "SELECT COUNT(DISTINCT c.host) FROM containers c"+cond, cargs...).Scan(&containerHosts); err != nil {
+			return nil, err
+		}
+		// The first hosts by name: probe the first 4×limit hosts; when
+		// fewer than limit of them match, group every match by host.
+		hw := &where{conds: slices.Clone(cw.conds), args: slices.Clone(cw.args)}
+		hw.add("c.host IN (SELECT name FROM hosts ORDER BY name LIMIT ?)", 4*q.limit())
+		hcond, hargs := hw.render(1)
+		if perHost, err = s.counts(ctx, "SELECT c.host, COUNT(*) FROM containers c"+hcond+" GROUP BY c.host", hargs...); err != nil {
+			return nil, err
+		}
+		if len(perHost) < q.limit() && len(perHost) < containerHosts {
+			if perHost, err = s.counts(ctx, "SELECT c.host, COUNT(*) FROM containers c"+cond+" GROUP BY c.host", cargs...); err != nil {
+				return nil, err
+			}
+		}
+		for _, h := range slices.Sorted(mapKeys(perHost))[min(q.limit(), len(perHost)):] {
+			delete(perHost, h)
+		}
+	}
+	total := 0
+	var first []string
+	for _, id := range slices.Sorted(mapKeys(perImage)) {
+		total += perImage[id]
+		if len(first) == 0 || total-perImage[id] < q.limit() {
+			first = append(first, id)
+		}
+	}
+	if len(first) > 0 {
+		fw := &where{conds: slices.Clone(cw.conds), args: slices.Clone(cw.args)}
+		fw.add("c.image_id IN ("+qs(len(first))+")", anys(first)...)
+		fcond, fargs := fw.render(1)
+		crows, err := s.r.QueryContext(ctx, "SELECT c.id, c.name, c.host, c.image_id, c.image_ref, c.state, c.labels FROM containers c"+fcond+
+			fmt.Sprintf(" ORDER BY c.image_id, c.id LIMIT $%d", len(fargs)+1), append(fargs, q.limit())...)
+		if err != nil {
+			return nil, err
+		}
+		for crows.Next() {
+			var c api.ImpactContainer
+			var labels string
+			if err := crows.Scan(&c.ID, &c.Name, &c.Host, &c.ImageID, &c.ImageRef, &c.State, &labels); err != nil {
+				crows.Close()
+				return nil, err
+			}
+			_ = json.Unmarshal([]byte(labels), &c.Labels)
+			out.Containers = append(out.Containers, c)
+		}
+		crows.Close()
+		if err := crows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	out.Truncated = len(out.Containers) < out.TotalContainers
+
+	// Affected images: all of them, or with a container filter only
+	// those with a matching container.
+	containerFiltered := len(q.Selector) > 0 || q.Host != "" || q.State != ""
+	iw := &where{}
+	iw.add("ip.pkey IN ("+qs(len(keys))+")", anys(keys)...)
+	if q.Image != "" {
+		imageCond(iw, "ip.image_id", q.Image)
+	}
+	icond, iargs := iw.render(1)
+	// Which images hold which affected records (covering index scan; sorted
+	// here), then the tags of the listed images only.
+	irows, err := s.r.QueryContext(ctx, "SELECT ip.image_id, ip.pkey FROM image_packages ip"+icond, iargs...)
+	if err != nil {
+		return nil, err
+	}
+	imageKeys := map[string][]string{}
+	for irows.Next() {
+		var id, k string
+		if err := irows.Scan(&id, &k); err != nil {
+			irows.Close()
+			return nil, err
+		}
+		if containerFiltered && perImage[id] == 0 {
+			continue
+		}
+		imageKeys[id] = append(imageKeys[id], k)
+	}
+	irows.Close()
+	if err := irows.Err(); err != nil {
+		return nil, err
+	}
+	out.TotalImages = len(imageKeys)
+	for _, id := range slices.Sorted(mapKeys(imageKeys)) {
+		if len(out.Images) == q.limit() {
+			break
+		}
+		im := api.ImpactImage{ID: id, Containers: perImage[id]}
+		ks := imageKeys[id]
+		slices.Sort(ks)
+		for _, k := range ks {
+			im.Packages = append(im.Packages, affected[k])
+		}
+		out.Images = append(out.Images, im)
+	}
+	if len(out.Images) > 0 {
+		ids := make([]any, len(out.Images))
+		at := map[string]int{}
+		for i, im := range out.Images {
+			ids[i], at[im.ID] = im.ID, i
+		}
+		trows, err := s.r.QueryContext(ctx, "SELECT id, repo_tags FROM images WHERE id IN ("+placeholders(1, len(ids))+")", ids...)
+		if err != nil {
+			return nil, err
+		}
+		for trows.Next() {
+			var id, tags string
+			if err := trows.Scan(&id, &tags); err != nil {
+				trows.Close()
+				return nil, err
+			}
+			_ = json.Unmarshal([]byte(tags), &out.Images[at[id]].RepoTags)
+		}
+		trows.Close()
+		if err := trows.Err(); err != nil {
+			return nil, err
+		}
+	}
+
+	// Hosts: running affected containers, or holding an affected package.
+	hosts := map[string]*api.ImpactHost{}
+	for h, n := range perHost {
+		hosts[h] = &api.ImpactHost{Name: h, Containers: n}
+	}
+	out.TotalHosts = containerHosts
+	if q.Image == "" && q.Tag == "" && len(q.Selector) == 0 {
+		hw := &where{}
+		hw.add("hp.pkey IN ("+qs(len(keys))+")", anys(keys)...)
+		if q.Host != "" {
+			hw.add("hp.host = ?", q.Host)
+		}
+		hcond, hargs := hw.render(1)
+		hrows, err := s.r.QueryContext(ctx, "SELECT hp.host, hp.pkey FROM host_packages hp"+hcond+" ORDER BY hp.host, hp.pkey", hargs...)
+		if err != nil {
+			return nil, err
+		}
+		for hrows.Next() {
+			var h, k string
+			if err := hrows.Scan(&h, &k); err != nil {
+				hrows.Close()
+				return nil, err
+			}
+			if hosts[h] == nil {
+				// Counted already when it runs a matching container.
+				if big {
+					var one int
+					ew := &where{conds: slices.Clone(cw.conds), args: slices.Clone(cw.args)}
+					ew.add("c.host = ?", h)
+					econd, eargs := ew.render(1)
+					err := s.r.QueryRowContext(ctx, "SELECT 1 FROM containers c"+econd+" LIMIT 1", eargs...).Scan(&one)
+					if errors.Is(err, sql.ErrNoRows) {
+						out.TotalHosts++
+					} else if err != nil {
+						hrows.Close()
+						return nil, err
+					}
+				} else {
+					out.TotalHosts++
+				}
+				hosts[h] = &api.ImpactHost{Name: h}
+			}
+			hosts[h].Packages = append(hosts[h].Packages, affected[k])
+		}
+		hrows.Close()
+		if err := hrows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	for _, h := range slices.Sorted(mapKeys(hosts)) {
+		if len(out.Hosts) == q.limit() {
+			break
+		}
+		out.Hosts = append(out.Hosts, *hosts[h])
+	}
+	out.Truncated = out.Truncated || len(out.Images) < out.TotalImages || len(out.Hosts) < out.TotalHosts
+	return out, nil
+}
+
+func (s *SQL) counts(ctx context.Context, q string, args ...any) (map[string]int, error) {
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var k string
+		var n int
+		if err := rows.Scan(&k, &n); err != nil {
+			return nil, err
+		}
+		out[k] = n
+	}
+	return out, rows.Err()
+}
+
+// VulnReach counts, for each open vulnerability, the images holding an
+// affected package (for dashboards and benchmarks picking a widespread
+// vulnerability).
+func (s *SQL) VulnReach(ctx context.Context) (map[string]int, error) {
+	return s.counts(ctx, `SELECT v.vuln_id, COUNT(DISTINCT ip.image_id) FROM vulns v JOIN image_packages ip ON ip.pkey = v.pkey
+		WHERE v.resolved IS NULL GROUP BY v.vuln_id`)
+}
