@@ -1,0 +1,287 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/moby/moby/client"
+	"github.com/spf13/cobra"
+
+	"github.com/bulkhead-sec/bulkhead/internal/agent"
+	"github.com/bulkhead-sec/bulkhead/internal/catalog/catalogers"
+	dockercheck "github.com/bulkhead-sec/bulkhead/internal/compliance/docker"
+	"github.com/bulkhead-sec/bulkhead/internal/inspect"
+	"github.com/bulkhead-sec/bulkhead/internal/inventory/api"
+	"github.com/bulkhead-sec/bulkhead/internal/sbom"
+	"github.com/bulkhead-sec/bulkhead/internal/source"
+	"github.com/bulkhead-sec/bulkhead/internal/vuln/match"
+	"github.com/bulkhead-sec/bulkhead/internal/vuln/store"
+)
+
+func agentCommand(g *globals) *cobra.Command {
+	var (
+		o            scanOptions
+		server       string
+		token        string
+		hostRoot     string
+		scanInterval time.Duration
+		queueDir     string
+		queueMax     int64
+		hostname     string
+		dbPath       string
+		alertsListen string
+		tlsCA        string
+		tlsCert      string
+		tlsKey       string
+		retryMax     time.Duration
+		noChecks     bool
+	)
+	cmd := &cobra.Command{
+		Use:   "agent --server URL --token TOKEN",
+		Short: "Run the node agent: report this host's containers, images and packages to a Bulkhead server",
+		Long: `Run the node agent (docs/agent.md). It follows the local Docker Engine
+(every container, including exited ones, then the event stream), scans
+every image its containers use that the server does not have yet (the
+same code as 'bulkhead sbom docker:IMAGE', with the layer cache in
+--cache-dir), scans the host's root filesystem on start and every
+--scan-interval, and sends everything to the server through an on-disk
+queue in --queue-dir, so nothing is lost while the server is unreachable.
+
+The token is an agent token an admin issued ('bulkhead token create --kind
+agent --name NODE', or POST /api/v1/tokens); it may also come from
+BULKHEAD_AGENT_TOKEN, which keeps it out of the process list.
+Vulnerabilities are matched by the server; the agent matches locally (with
+--db) only when the server has no advisory database.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			g.quiet = true // no progress line from scans
+			if token == "" {
+				token = os.Getenv("BULKHEAD_AGENT_TOKEN")
+			}
+			if server == "" {
+				return errors.New("--server URL is required")
+			}
+			if token == "" && tlsCert == "" {
+				return errors.New("--token (or BULKHEAD_AGENT_TOKEN) or a client certificate (--tls-cert) is required")
+			}
+			opts := []api.Option{api.WithUserAgent("bulkhead-agent/" + Version())}
+			if tlsCA != "" || tlsCert != "" {
+				hc, err := agentTLSClient(tlsCA, tlsCert, tlsKey)
+				if err != nil {
+					return err
+				}
+				opts = append(opts, api.WithHTTPClient(hc))
+			}
+			srv, err := api.NewClient(server, token, opts...)
+			if err != nil {
+				return err
+			}
+			dc, err := client.New(client.FromEnv)
+			if err != nil {
+				return fmt.Errorf("docker: %w", err)
+			}
+			defer dc.Close()
+			if queueDir == "" {
+				queueDir = defaultAgentDir(g)
+			}
+			cfg := agent.Config{
+				Server:        srv,
+				Docker:        dc,
+				Scanner:       &agentScanner{g: g, o: &o, root: hostRoot},
+				QueueDir:      queueDir,
+				HostRoot:      hostRoot,
+				ScanInterval:  scanInterval,
+				Hostname:      hostname,
+				Version:       Version(),
+				QueueMaxBytes: queueMax,
+				MaxBackoff:    retryMax,
+				Logger:        g.log,
+			}
+			if m, closeDB := agentMatcher(g, dbPath); m != nil {
+				defer closeDB()
+				cfg.Matcher = m
+			}
+			if !noChecks {
+				cfg.Checker = &dockerChecker{root: hostRoot, log: g.log}
+			}
+			a, err := agent.New(cfg)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			ctx := cmd.Context()
+			if alertsListen != "" {
+				ln, err := net.Listen("tcp", alertsListen)
+				if err != nil {
+					return fmt.Errorf("--alerts-listen: %w", err)
+				}
+				hs := &http.Server{Handler: a.AlertHandler(), ReadHeaderTimeout: 10 * time.Second}
+				go hs.Serve(ln)
+				defer hs.Close()
+				g.log.Info("accepting runtime alerts (Falco JSON)", "addr", ln.Addr().String())
+			}
+			err = a.Run(ctx)
+			st := a.Stats()
+			fmt.Fprintf(g.stderr, "bulkhead agent: stopped; %d items queued on disk (%d dropped in total), %d images sent, %d host scans\n",
+				st.Queue.Items, st.Queue.Dropped, st.Images, st.HostScans)
+			return err
+		},
+	}
+	o.register(cmd)
+	f := cmd.Flags()
+	f.StringVar(&server, "server", "", "inventory server URL (http(s)://HOST:PORT)")
+	f.StringVar(&token, "token", "", "agent token (env BULKHEAD_AGENT_TOKEN)")
+	f.StringVar(&hostRoot, "host-root", "/", "the host's root filesystem as seen by the agent (e.g. /host in a container)")
+	f.DurationVar(&scanInterval, "scan-interval", 6*time.Hour, "how often the host filesystem is scanned again (0: only on start)")
+	f.StringVar(&queueDir, "queue-dir", "", "directory of the on-disk queue and agent state (default /var/lib/bulkhead/agent as root, else CACHE-DIR/agent)")
+	f.Int64Var(&queueMax, "queue-max-bytes", 256<<20, "most bytes the on-disk queue holds before dropping the oldest re-creatable items")
+	f.DurationVar(&retryMax, "retry-max", time.Minute, "longest wait between attempts to reach the server (backoff doubles up to it)")
+	f.BoolVar(&noChecks, "no-checks", false, "do not run the CIS Docker configuration checks ('bulkhead check docker')")
+	f.StringVar(&hostname, "hostname", "", "host name to report (default: the Docker Engine's)")
+	f.StringVar(&dbPath, "db", "", "local advisory database, used only when the server has none (default "+defaultDBPath()+" when present)")
+	f.StringVar(&alertsListen, "alerts-listen", "", "accept runtime alerts (Falco JSON, e.g. from 'bulkhead sensor --http-output') on this address and forward them")
+	f.StringVar(&tlsCA, "tls-ca", "", "CA certificate file to verify the server")
+	f.StringVar(&tlsCert, "tls-cert", "", "client certificate file (mTLS)")
+	f.StringVar(&tlsKey, "tls-key", "", "client key file (mTLS)")
+	return cmd
+}
+
+func defaultAgentDir(g *globals) string {
+	if d := os.Getenv("BULKHEAD_AGENT_DIR"); d != "" {
+		return d
+	}
+	if os.Geteuid() == 0 {
+		return "/var/lib/bulkhead/agent"
+	}
+	return filepath.Join(g.cacheDir, "agent")
+}
+
+func agentTLSClient(ca, cert, key string) (*http.Client, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--tls-ca %s: no PEM certificate", ca)
+		}
+		tc.RootCAs = pool
+	}
+	if cert != "" {
+		if key == "" {
+			return nil, errors.New("--tls-cert needs --tls-key")
+		}
+		c, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return nil, fmt.Errorf("client certificate: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{c}
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tc
+	return &http.Client{Transport: tr, Timeout: 60 * time.Second}, nil
+}
+
+// agentScanner scans with exactly the code of `bulkhead sbom`.
+type agentScanner struct {
+	g    *globals
+	o    *scanOptions
+	root string
+}
+
+func (s *agentScanner) ScanImage(ctx context.Context, id string) (*sbom.SBOM, error) {
+	return inventory(ctx, s.g, "docker:"+id, s.o)
+}
+
+func (s *agentScanner) ScanHost(ctx context.Context) (*sbom.SBOM, error) {
+	if s.root == "" || s.root == "/" {
+		return inventory(ctx, s.g, "host", s.o)
+	}
+	// The host mounted elsewhere (agent in a container): the same walk as
+	// the host source, rooted there, skipping the same pseudo-filesystems.
+	if st, err := os.Stat(s.root); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("--host-root %s: not a directory", s.root)
+	}
+	cats, err := catalogers.Select(catalogers.Default(), s.o.catalogers)
+	if err != nil {
+		return nil, err
+	}
+	lim := inspect.DefaultLimits()
+	lim.MaxFileSize, lim.MaxLayerBytes, lim.MaxFiles, lim.MaxPathLen = s.o.maxFileSize, s.o.maxLayer, s.o.maxFiles, s.o.maxPathLen
+	e := inspect.New(cats, inspect.WithLimits(lim), inspect.WithLogger(s.g.log),
+		inspect.WithTool(sbom.Descriptor{Name: "bulkhead", Version: Version()}))
+	host, _ := os.Hostname()
+	return e.ScanTree(ctx, s.root, sbom.Source{Kind: "host", Input: host}, source.HostSkip)
+}
+
+// agentMatcher opens the local advisory database when there is one.
+func agentMatcher(g *globals, path string) (agent.Matcher, func()) {
+	explicit := path != ""
+	if !explicit {
+		path = defaultDBPath()
+		if _, err := os.Stat(path); err != nil {
+			return nil, nil
+		}
+	}
+	db, err := store.Open(path, false)
+	if err != nil {
+		if explicit {
+			g.log.Warn("local advisory database unusable; the agent will not match locally", "db", path, "err", err)
+		}
+		return nil, nil
+	}
+	return &storeMatcher{db: db}, func() { db.Close() }
+}
+
+type storeMatcher struct{ db *store.DB }
+
+func (m *storeMatcher) Match(doc *sbom.SBOM) ([]sbom.Finding, error) {
+	var out []sbom.Finding
+	err := m.db.View(func(r *store.Reader) error {
+		var err error
+		out, err = match.New(r, match.Options{}).Match(doc)
+		return err
+	})
+	return out, err
+}
+
+// dockerChecker runs the CIS Docker checks of `bulkhead check docker` and
+// sorts the failures by subject.
+type dockerChecker struct {
+	root string
+	log  *slog.Logger
+}
+
+func (c *dockerChecker) Check(ctx context.Context) (*agent.CheckReport, error) {
+	rs, err := dockercheck.Check(ctx, dockercheck.Options{HostRoot: c.root, Logger: c.log})
+	if err != nil {
+		return nil, err
+	}
+	rep := &agent.CheckReport{Containers: map[string][]sbom.Finding{}, Images: map[string][]sbom.Finding{}}
+	for _, r := range rs {
+		var f []sbom.Finding
+		if r.Failed() {
+			f = []sbom.Finding{r.Finding()}
+		}
+		switch {
+		case r.Kind == "Container" && r.ResourceID != "":
+			rep.Containers[r.ResourceID] = append(rep.Containers[r.ResourceID], f...)
+		case r.Kind == "Image" && r.ResourceID != "":
+			rep.Images[r.ResourceID] = append(rep.Images[r.ResourceID], f...)
+		default:
+			rep.Host = append(rep.Host, f...)
+		}
+	}
+	return rep, nil
+}
