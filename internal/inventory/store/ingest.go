@@ -82,7 +82,9 @@ type ingestTx struct {
 	host    string
 	newPkgs map[string]Pkg
 	labels  [][]any
-	layers  map[string]int64
+	// labelRow indexes labels by (container id, key).
+	labelRow map[[2]string]int
+	layers   map[string]int64
 	// serverMatches: vulnerability findings come from the server's own
 	// matching, so agent-reported ones are ignored.
 	serverMatches bool
@@ -316,7 +318,18 @@ func (it *ingestTx) container(item *api.Item) error {
 		return err
 	}
 	// Docker labels are fixed at create time, so they are only added.
+	// One row per (container, key) per batch: a batch often holds several
+	// records of one container (create, start), and PostgreSQL refuses an
+	// upsert statement that touches one row twice.
+	if it.labelRow == nil {
+		it.labelRow = map[[2]string]int{}
+	}
 	for k, v := range c.Labels {
+		if i, ok := it.labelRow[[2]string{c.ID, k}]; ok {
+			it.labels[i][2] = v
+			continue
+		}
+		it.labelRow[[2]string{c.ID, k}] = len(it.labels)
 		it.labels = append(it.labels, []any{c.ID, k, v})
 	}
 	return nil
@@ -368,7 +381,7 @@ func (it *ingestTx) image(im *api.Image) error {
 	}
 	if !exists {
 		_, err = tx.ExecContext(ctx, `INSERT INTO images (id, repo_tags, repo_digests, labels, os, arch, config, distro, first_seen, last_seen)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) ON CONFLICT (id) DO NOTHING`, // another agent's batch may have just added it
 			im.ID, jsonText(im.RepoTags), jsonText(im.RepoDigests), jsonText(im.Labels), im.OS, im.Architecture, string(im.Config), distro, it.now)
 		if err != nil {
 			return err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -656,4 +657,58 @@ func TestVersionRange(t *testing.T) {
 			t.Errorf("%q accepted", bad)
 		}
 	}
+}
+
+// TestIngestSameContainerTwiceAndRacingImages: a batch holding two records
+// of one container (create, then start: what every agent sends) stores its
+// labels once, and agents racing to send the same new image all succeed —
+// on PostgreSQL too, which refuses an upsert touching one row twice.
+func TestIngestSameContainerTwiceAndRacingImages(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, s *store.SQL) {
+		b := &batcher{agent: "a1", stream: "s1"}
+		created := ctr(7, 1, "", api.StateCreated, map[string]string{"app": "web", "team": "pay"})
+		started := ctr(7, 1, "", api.StateRunning, map[string]string{"app": "web", "team": "pay"})
+		started.ObservedAt = at(2)
+		r := ingest(t, s, b.batch("h1",
+			api.Item{Type: api.ItemContainer, Container: created},
+			api.Item{Type: api.ItemContainer, Container: started},
+		), nil)
+		if r.Accepted != 2 {
+			t.Fatalf("two records of one container: %+v", r)
+		}
+		cl, err := s.Containers(context.Background(), store.Query{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cl.Total != 1 {
+			t.Fatalf("%d containers stored, want 1", cl.Total)
+		}
+
+		// Eight agents send the same new image at once.
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ab := &batcher{agent: fmt.Sprintf("racer%d", i), stream: "s"}
+				batch := ab.batch(fmt.Sprintf("h%d", i), api.Item{Type: api.ItemImage, Image: image(9, []string{"race:1"}, []int{1, 2}, deb("bash", "5.2-1", "bash"))})
+				if _, err := s.Ingest(context.Background(), batch, at(100), nil); err != nil {
+					errs <- err
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Errorf("racing image ingest: %v", err)
+		}
+		il, err := s.Images(context.Background(), store.Query{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if il.Total != 1 {
+			t.Fatalf("%d images stored, want 1", il.Total)
+		}
+	})
 }
