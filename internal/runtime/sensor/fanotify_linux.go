@@ -252,7 +252,7 @@ func OpenFallback() (f *Fallback, fwErr error, err error) {
 }
 
 // fileEventDelay is how long a file event waits before it is handed on.
-const fileEventDelay = 30 * time.Millisecond
+const fileEventDelay = 250 * time.Millisecond
 
 var bootOffsetNS = bootOffset()
 
