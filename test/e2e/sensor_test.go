@@ -361,8 +361,10 @@ func TestSensorPrevention(t *testing.T) {
 	needSensor(t)
 	image := sensorImage(t)
 	// The attack: drop a shell into the writable layer, run it, and have it
-	// create a marker after one second.
-	attack := []string{"sh", "-c", `cp /bin/busybox /tmp/sh && /tmp/sh -c "sleep 1; touch /tmp/completed"`}
+	// create a marker after five seconds. Five, not one: with every test
+	// package running at once on two cores (CI), the event → alert → kill
+	// path has lagged by more than a second; unloaded it takes milliseconds.
+	attack := []string{"sh", "-c", `cp /bin/busybox /tmp/sh && /tmp/sh -c "sleep 5; touch /tmp/completed"`}
 
 	control, _ := startContainer(t, image, "control")
 	if out, code := dockerExec(control, attack...); code != 0 {
