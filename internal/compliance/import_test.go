@@ -21,7 +21,7 @@ func TestImports(t *testing.T) {
 			"github.com/bulkhead-sec/bulkhead/internal/source", "github.com/bulkhead-sec/bulkhead/internal/sbom",
 			"github.com/moby/moby/client", "github.com/google/go-containerregistry/"},
 		"secrets":     {},
-		"checkreport": {"github.com/bulkhead-sec/bulkhead/internal/compliance", "github.com/bulkhead-sec/bulkhead/internal/sbom", "github.com/owenrumney/go-sarif/v3/"},
+		"checkreport": {"github.com/bulkhead-sec/bulkhead/internal/compliance", "github.com/bulkhead-sec/bulkhead/internal/sbom", "github.com/bulkhead-sec/bulkhead/internal/report", "github.com/owenrumney/go-sarif/v3/"},
 	}
 	for dir, allow := range allowed {
 		files, _ := filepath.Glob(filepath.Join(dir, "*.go"))

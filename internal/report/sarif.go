@@ -42,16 +42,21 @@ func (SARIF) Encode(w io.Writer, r *Report) error {
 	if r == nil {
 		return errors.New("sarif: nil report")
 	}
+	return WriteSARIF(w, sarifLog(r))
+}
+
+// WriteSARIF writes log as indented JSON. go-sarif writes every optional
+// array ("addresses": [], "graphs": [], … two dozen per run, five per
+// result) and index -1 ("not set") everywhere. Both mean the same as
+// leaving the property out; they are dropped so that the log is readable
+// and a third of the size. The check commands' SARIF uses it too.
+func WriteSARIF(w io.Writer, log *sarif.Report) error {
 	var raw bytes.Buffer
 	enc := json.NewEncoder(&raw)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(sarifLog(r)); err != nil {
+	if err := enc.Encode(log); err != nil {
 		return fmt.Errorf("sarif: %w", err)
 	}
-	// go-sarif writes every optional array ("addresses": [], "graphs": [],
-	// … two dozen per run, five per result) and index -1 ("not set")
-	// everywhere. Both mean the same as leaving the property out; drop
-	// them so that the log is readable and a third of the size.
 	var compact bytes.Buffer
 	dec := json.NewDecoder(&raw)
 	dec.UseNumber()

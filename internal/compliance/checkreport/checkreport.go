@@ -3,16 +3,15 @@
 // from internal/report (the scan formats), which must not depend on the
 // compliance packages.
 //
-// It imports the standard library, internal/compliance, internal/sbom and
+// It imports the standard library, internal/compliance, internal/sbom,
+// internal/report (for the shared SARIF writer) and
 // github.com/owenrumney/go-sarif/v3.
 package checkreport
 
 import (
-	"bytes"
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -25,6 +24,7 @@ import (
 	"github.com/owenrumney/go-sarif/v3/pkg/report/v210/sarif"
 
 	"github.com/bulkhead-sec/bulkhead/internal/compliance"
+	"github.com/bulkhead-sec/bulkhead/internal/report"
 	"github.com/bulkhead-sec/bulkhead/internal/sbom"
 )
 
@@ -169,25 +169,7 @@ func CheckSARIF(w io.Writer, run *CheckRun) error {
 	log := sarif.NewReport()
 	log.AddRun(sr)
 
-	var raw bytes.Buffer
-	enc := json.NewEncoder(&raw)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(log); err != nil {
-		return fmt.Errorf("sarif: %w", err)
-	}
-	var compact bytes.Buffer
-	dec := json.NewDecoder(&raw)
-	dec.UseNumber()
-	if _, err := pruneJSON(dec, &compact); err != nil {
-		return fmt.Errorf("sarif: %w", err)
-	}
-	var out bytes.Buffer
-	if err := json.Indent(&out, compact.Bytes(), "", "  "); err != nil {
-		return fmt.Errorf("sarif: %w", err)
-	}
-	out.WriteByte('\n')
-	_, err := w.Write(out.Bytes())
-	return err
+	return report.WriteSARIF(w, log)
 }
 
 func checkRule(c compliance.Check) *sarif.ReportingDescriptor {
@@ -425,87 +407,6 @@ const (
 	rootBase       = "ROOTPATH"
 	informationURI = "https://github.com/bulkhead-sec/bulkhead"
 )
-
-// keepEmpty are the arrays SARIF wants present even when empty.
-var keepEmpty = map[string]bool{"results": true, "runs": true}
-
-// unsetIndex are the properties whose value -1 means "not set".
-var unsetIndex = map[string]bool{"index": true, "parentIndex": true, "id": true, "rank": true, "ruleIndex": true}
-
-// pruneJSON copies the next JSON value from dec to out, compact, leaving
-// out the empty arrays, empty property bags and unset indexes go-sarif
-// writes everywhere (they mean the same as absent).
-func pruneJSON(dec *json.Decoder, out *bytes.Buffer) (empty bool, err error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return false, err
-	}
-	switch t := tok.(type) {
-	case json.Delim:
-		switch t {
-		case '[':
-			out.WriteByte('[')
-			n := 0
-			for dec.More() {
-				if n > 0 {
-					out.WriteByte(',')
-				}
-				if _, err := pruneJSON(dec, out); err != nil {
-					return false, err
-				}
-				n++
-			}
-			out.WriteByte(']')
-			_, err = dec.Token()
-			return n == 0, err
-		case '{':
-			out.WriteByte('{')
-			n := 0
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return false, err
-				}
-				key, _ := kt.(string)
-				var val bytes.Buffer
-				isEmpty, err := pruneJSON(dec, &val)
-				if err != nil {
-					return false, err
-				}
-				v := val.String()
-				if isEmpty && (v == "[]" && !keepEmpty[key] || v == "{}" && key == "properties") || unsetIndex[key] && v == "-1" {
-					continue
-				}
-				if n > 0 {
-					out.WriteByte(',')
-				}
-				writeJSONString(out, key)
-				out.WriteByte(':')
-				out.WriteString(v)
-				n++
-			}
-			out.WriteByte('}')
-			_, err = dec.Token()
-			return n == 0, err
-		}
-	case string:
-		writeJSONString(out, t)
-	case json.Number:
-		out.WriteString(t.String())
-	case bool:
-		out.WriteString(strconv.FormatBool(t))
-	case nil:
-		out.WriteString("null")
-	}
-	return false, nil
-}
-
-func writeJSONString(out *bytes.Buffer, s string) {
-	enc := json.NewEncoder(out)
-	enc.SetEscapeHTML(false)
-	enc.Encode(s) // a string always encodes
-	out.Truncate(out.Len() - 1)
-}
 
 // clean replaces control and bidirectional-override characters, which
 // hostile file names and values could use to garble a terminal or a UI.
