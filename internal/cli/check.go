@@ -93,6 +93,20 @@ func (cf *checkFlags) engineOptions(known ...[]compliance.Check) ([]compliance.O
 }
 
 // allBuiltins lists every built-in check of every command.
+// prepare validates the flags and returns the engine options, with every
+// built-in check id known to the config (one config file serves every
+// check command).
+func (cf *checkFlags) prepare() ([]compliance.Option, error) {
+	if err := cf.validate(); err != nil {
+		return nil, err
+	}
+	others, err := allBuiltins()
+	if err != nil {
+		return nil, err
+	}
+	return cf.engineOptions(others)
+}
+
 func allBuiltins() ([]compliance.Check, error) {
 	var out []compliance.Check
 	for _, f := range []func() ([]compliance.Check, error){compliance.BuiltinChecks, docker.BuiltinChecks, imageChecks} {
@@ -172,14 +186,7 @@ field.
 ` + checkExitHelp,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			if err := cf.validate(); err != nil {
-				return err
-			}
-			others, err := allBuiltins()
-			if err != nil {
-				return err
-			}
-			opts, err := cf.engineOptions(others)
+			opts, err := cf.prepare()
 			if err != nil {
 				return err
 			}
@@ -222,14 +229,7 @@ Run as root on the host. Inside a container, mount the host's / read-only
 ` + checkExitHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := cf.validate(); err != nil {
-				return err
-			}
-			others, err := allBuiltins()
-			if err != nil {
-				return err
-			}
-			opts, err := cf.engineOptions(others)
+			opts, err := cf.prepare()
 			if err != nil {
 				return err
 			}

@@ -35,14 +35,7 @@ has no image configuration (the IMG-CFG checks are not applicable).
 ` + checkExitHelp,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := cf.validate(); err != nil {
-				return err
-			}
-			others, err := allBuiltins()
-			if err != nil {
-				return err
-			}
-			opts, err := cf.engineOptions(others)
+			opts, err := cf.prepare()
 			if err != nil {
 				return err
 			}
