@@ -87,6 +87,12 @@ func runServer(ctx context.Context, g *globals, o *serverOptions) error {
 		return err
 	}
 	defer st.Close()
+	start := time.Now()
+	n, err := st.LoadIndex(ctx)
+	if err != nil {
+		return err
+	}
+	log.Info("container index loaded", "containers", n, "took", time.Since(start).Round(time.Millisecond))
 	if secret := os.Getenv("BULKHEAD_ADMIN_TOKEN"); secret != "" {
 		created, err := server.SeedAdminToken(ctx, st, secret, time.Now())
 		if err != nil {

@@ -183,6 +183,7 @@ func (s *Server) authenticate(r *http.Request) (*Principal, int, string) {
 	if e.rec.Revoked != nil {
 		return nil, http.StatusUnauthorized, "token revoked"
 	}
+	s.markUsed(e.rec.ID, now)
 	return &Principal{Kind: e.rec.Kind, Name: e.rec.Name, TokenID: e.rec.ID}, 0, ""
 }
 

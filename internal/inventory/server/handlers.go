@@ -454,6 +454,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
+	s.flushTokenUse(r.Context())
 	t, err := s.st.Tokens(r.Context())
 	if err != nil {
 		s.fail(w, r, "tokens", err)

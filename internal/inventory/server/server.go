@@ -9,6 +9,7 @@
 package server
 
 import (
+	"context"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -71,6 +72,59 @@ type Server struct {
 	metrics *metrics
 	now     func() time.Time
 	agents  *agentCache
+	use     tokenUse
+}
+
+// tokenUse collects when tokens were used, written to the store at most
+// once a minute (and before tokens are listed) instead of on every
+// request: with thousands of agents a write per request would compete
+// with ingest for SQLite's single writer.
+type tokenUse struct {
+	mu      sync.Mutex
+	m       map[string]time.Time
+	flushed time.Time
+}
+
+// markUsed notes a token's use at now.
+func (s *Server) markUsed(id string, now time.Time) {
+	s.use.mu.Lock()
+	if s.use.m == nil {
+		s.use.m = map[string]time.Time{}
+	}
+	s.use.m[id] = now
+	due := now.Sub(s.use.flushed) >= time.Minute
+	if due {
+		s.use.flushed = now
+	}
+	s.use.mu.Unlock()
+	if due {
+		go s.flushTokenUse(context.WithoutCancel(context.Background()))
+	}
+}
+
+// flushTokenUse writes the collected uses; on failure they are kept for
+// the next flush.
+func (s *Server) flushTokenUse(ctx context.Context) {
+	s.use.mu.Lock()
+	m := s.use.m
+	s.use.m = nil
+	s.use.mu.Unlock()
+	if len(m) == 0 {
+		return
+	}
+	if err := s.st.TouchTokens(ctx, m); err != nil {
+		s.log.Warn("recording token use failed", "err", err)
+		s.use.mu.Lock()
+		for id, t := range m {
+			if s.use.m == nil {
+				s.use.m = map[string]time.Time{}
+			}
+			if t.After(s.use.m[id]) {
+				s.use.m[id] = t
+			}
+		}
+		s.use.mu.Unlock()
+	}
 }
 
 // New builds a server.

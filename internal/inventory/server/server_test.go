@@ -392,6 +392,19 @@ func TestSecretsNeverLogged(t *testing.T) {
 		}
 	}
 	toks, _ := h.admin.Tokens(ctx)
+	// Listing writes pending uses first: the agent's token was used.
+	used := 0
+	for _, tk := range toks {
+		if tk.Name == "node-1" {
+			if tk.LastUsed == nil || tk.LastUsed.Before(tk.Created) {
+				t.Fatalf("agent token lastUsed = %v, created %v", tk.LastUsed, tk.Created)
+			}
+			used++
+		}
+	}
+	if used != 1 {
+		t.Fatalf("found %d tokens named node-1, want 1", used)
+	}
 	raw, _ := json.Marshal(toks)
 	if strings.Contains(string(raw), agentSecret) || regexp.MustCompile(`"secret"`).Match(raw) {
 		t.Fatal("token list exposes secrets")

@@ -140,6 +140,24 @@ func (s *SQL) RevokeToken(ctx context.Context, id string, now time.Time) error {
 	return nil
 }
 
+// TouchTokens implements Store.
+func (s *SQL) TouchTokens(ctx context.Context, used map[string]time.Time) error {
+	if len(used) == 0 {
+		return nil
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for id, t := range used {
+		if _, err := tx.ExecContext(ctx, "UPDATE tokens SET last_used = $1 WHERE id = $2 AND (last_used IS NULL OR last_used < $1)", nanos(t), id); err != nil {
+			return fmt.Errorf("token last use: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
 // CountTokens implements Store (live tokens of a kind).
 func (s *SQL) CountTokens(ctx context.Context, kind string) (int, error) {
 	var n int
@@ -192,6 +210,18 @@ func (s *SQL) PruneContainers(ctx context.Context, cutoff time.Time) (int, error
 	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM findings WHERE subject_kind = 'container' AND subject_id IN (SELECT id FROM containers WHERE destroyed < $1)", nanos(cutoff)); err != nil {
 		return 0, err
+	}
+	// Tombstones tell every server's container index (fleet.go).
+	chg, err := changeNumber(ctx, tx, s.backend)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO container_tombstones (id, chg, deleted) SELECT id, $1, $2 FROM containers WHERE destroyed < $3
+		ON CONFLICT (id) DO UPDATE SET chg = excluded.chg, deleted = excluded.deleted`, chg, time.Now().UnixNano(), nanos(cutoff)); err != nil {
+		return 0, fmt.Errorf("tombstones: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM container_tombstones WHERE deleted < $1", time.Now().Add(-tombstoneRetention).UnixNano()); err != nil {
+		return 0, fmt.Errorf("tombstones: %w", err)
 	}
 	res, err := tx.ExecContext(ctx, "DELETE FROM containers WHERE destroyed < $1", nanos(cutoff))
 	if err != nil {

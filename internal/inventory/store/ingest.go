@@ -89,6 +89,7 @@ type ingestTx struct {
 	// matching, so agent-reported ones are ignored.
 	serverMatches bool
 	ctrStmt       *sql.Stmt
+	chg           int64 // this transaction's change number (changeNumber)
 }
 
 // Ingest implements Store. A transaction PostgreSQL aborts as a deadlock
@@ -266,11 +267,12 @@ var containerUpsert = func() string {
 		"state = CASE WHEN containers.destroyed IS NOT NULL OR excluded.destroyed IS NOT NULL THEN 'destroyed' WHEN excluded.observed >= containers.observed THEN excluded.state ELSE containers.state END",
 		"observed = CASE WHEN excluded.observed > containers.observed THEN excluded.observed ELSE containers.observed END",
 		"last_seen = CASE WHEN excluded.last_seen > containers.last_seen THEN excluded.last_seen ELSE containers.last_seen END",
+		"chg = excluded.chg",
 	)
 	return `INSERT INTO containers (id, name, host, image_id, image_ref, repo_tags, repo_digests, labels, state,
 		created, started, finished, destroyed, exit_code, command, usr, privileged, cap_add, cap_drop, mounts, networks, ports,
-		restart_count, observed, first_seen, last_seen)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$25)
+		restart_count, observed, first_seen, last_seen, chg)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$25,$26)
 		ON CONFLICT (id) DO UPDATE SET ` + strings.Join(set, ", ")
 }()
 
@@ -295,6 +297,11 @@ func (it *ingestTx) container(item *api.Item) error {
 		if err := it.touchHost(host); err != nil {
 			return err
 		}
+		chg, err := changeNumber(it.ctx, it.tx, it.s.backend)
+		if err != nil {
+			return err
+		}
+		it.chg = chg
 		st, err := it.tx.PrepareContext(it.ctx, containerUpsert)
 		if err != nil {
 			return err
@@ -313,7 +320,7 @@ func (it *ingestTx) container(item *api.Item) error {
 		jsonText(c.RepoTags), jsonText(c.RepoDigests), jsonText(c.Labels), state,
 		nullNanos(c.Created), nullNanos(c.Started), nullNanos(c.Finished), nullNanos(c.Destroyed), exit,
 		jsonText(c.Command), c.User, b2i(c.Privileged), jsonText(c.CapAdd), jsonText(c.CapDrop),
-		jsonText(c.Mounts), jsonText(c.Networks), jsonText(c.Ports), c.RestartCount, obs.UnixNano(), it.now)
+		jsonText(c.Mounts), jsonText(c.Networks), jsonText(c.Ports), c.RestartCount, obs.UnixNano(), it.now, it.chg)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/bulkhead-sec/bulkhead/internal/inventory/api"
+	"github.com/bulkhead-sec/bulkhead/internal/inventory/fleet"
 	"github.com/bulkhead-sec/bulkhead/internal/inventory/selector"
 	"github.com/bulkhead-sec/bulkhead/internal/sbom"
 )
@@ -271,47 +272,137 @@ func (s *SQL) Container(ctx context.Context, id string) (*api.Container, error) 
 	return &c, nil
 }
 
-// Containers implements Store.
+// Containers implements Store: the container index selects and orders,
+// the database supplies the page's rows.
 func (s *SQL) Containers(ctx context.Context, q Query) (*api.ContainerList, error) {
 	out := &api.ContainerList{Items: []api.Container{}}
-	w, empty, err := s.containerWhere(ctx, &q)
+	fq, empty, err := s.fleetQuery(ctx, &q)
 	if err != nil || empty {
 		return out, err
 	}
-	cond, args := w.render(1)
-	// The count and the page are independent reads: run them at once.
-	counted := make(chan error, 1)
-	go func() {
-		counted <- s.r.QueryRowContext(ctx, "SELECT COUNT(*) FROM containers c"+cond, args...).Scan(&out.Total)
-	}()
-	items, err := s.containerPage(ctx, cond, args, q)
-	if cerr := <-counted; cerr != nil {
-		return nil, cerr
-	}
+	idx, err := s.fleet(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out.Items = items
+	total, ids := idx.Page(fq, q.Offset, q.limit())
+	out.Total = total
+	if out.Items, err = s.containersByID(ctx, ids); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
-func (s *SQL) containerPage(ctx context.Context, cond string, args []any, q Query) ([]api.Container, error) {
-	n := len(args)
-	rows, err := s.r.QueryContext(ctx, "SELECT "+containerCols+" FROM containers c"+cond+
-		fmt.Sprintf(" ORDER BY c.id LIMIT $%d OFFSET $%d", n+1, n+2), append(slices.Clone(args), q.limit(), max(q.Offset, 0))...)
+// containersByID reads containers in the order of ids (one missing, pruned
+// since the index was read, is left out).
+func (s *SQL) containersByID(ctx context.Context, ids []string) ([]api.Container, error) {
+	items := []api.Container{}
+	if len(ids) == 0 {
+		return items, nil
+	}
+	rows, err := s.r.QueryContext(ctx, "SELECT "+containerCols+" FROM containers c WHERE c.id IN ("+placeholders(1, len(ids))+")", anys(ids)...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []api.Container{}
+	byID := make(map[string]api.Container, len(ids))
 	for rows.Next() {
 		c, err := scanContainer(rows)
 		if err != nil {
 			return nil, err
 		}
-		items = append(items, c)
+		byID[c.ID] = c
 	}
-	return items, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		if c, ok := byID[id]; ok {
+			items = append(items, c)
+		}
+	}
+	return items, nil
+}
+
+// fleetQuery translates q's container filters for the container index:
+// selector, host, state and time range as they are; image, tag, package
+// and severity become the set of image ids they allow (from SQL). empty
+// reports that no container can match.
+func (s *SQL) fleetQuery(ctx context.Context, q *Query) (fleet.Query, bool, error) {
+	fq := fleet.Query{Selector: q.Selector, Host: q.Host}
+	switch q.State {
+	case "", "all", "any":
+	case "active":
+		fq.States = ActiveStates
+	default:
+		fq.States = []string{q.State}
+	}
+	if !q.Since.IsZero() {
+		fq.Since = nanos(q.Since)
+	}
+	if !q.Until.IsZero() {
+		fq.Until = nanos(q.Until)
+	}
+	var sets [][]string
+	addSet := func(query string, args ...any) error {
+		ids, err := s.strings(ctx, query, args...)
+		sets = append(sets, ids)
+		return err
+	}
+	if q.Image != "" {
+		h := strings.TrimPrefix(q.Image, "sha256:")
+		var err error
+		switch {
+		case api.ValidImageID(q.Image):
+			sets = append(sets, []string{q.Image})
+		case len(h) >= 12 && len(h) <= 64 && strings.Trim(h, "0123456789abcdef") == "":
+			err = addSet("SELECT DISTINCT image_id FROM containers WHERE image_id >= $1 AND image_id < $2", "sha256:"+h, "sha256:"+h+"~")
+		default:
+			err = addSet("SELECT image_id FROM image_tags WHERE tag = $1 OR repo = $2", q.Image, q.Image)
+		}
+		if err != nil {
+			return fq, false, err
+		}
+	}
+	if q.Tag != "" {
+		if err := addSet("SELECT image_id FROM image_tags WHERE tag = $1 OR repo = $2", q.Tag, q.Tag); err != nil {
+			return fq, false, err
+		}
+	}
+	keys, ok, err := s.matchingPackages(ctx, q)
+	if err != nil {
+		return fq, false, err
+	}
+	if ok {
+		if len(keys) == 0 {
+			return fq, true, nil
+		}
+		if err := addSet("SELECT DISTINCT image_id FROM image_packages WHERE pkey IN ("+placeholders(1, len(keys))+")", anys(keys)...); err != nil {
+			return fq, false, err
+		}
+	}
+	if q.Severity != "" {
+		if err := addSet("SELECT DISTINCT ip.image_id FROM image_packages ip JOIN vulns v ON v.pkey = ip.pkey WHERE v.resolved IS NULL AND v.sev_rank >= $1",
+			sbom.SeverityRank(q.Severity)); err != nil {
+			return fq, false, err
+		}
+	}
+	if len(sets) == 0 {
+		return fq, false, nil
+	}
+	fq.Images = map[string]bool{}
+	for _, id := range sets[0] {
+		fq.Images[id] = true
+	}
+	for _, set := range sets[1:] {
+		keep := map[string]bool{}
+		for _, id := range set {
+			if fq.Images[id] {
+				keep[id] = true
+			}
+		}
+		fq.Images = keep
+	}
+	return fq, len(fq.Images) == 0, nil
 }
 
 const imageCols = "i.id, i.repo_tags, i.repo_digests, i.labels, i.os, i.arch, i.packages, i.sbom IS NOT NULL, i.first_seen, i.last_seen"
@@ -849,10 +940,6 @@ func (s *SQL) Posture(ctx context.Context, kind, id string) (*api.Posture, error
 	return p, rows.Err()
 }
 
-// bigImpact is the number of matching containers above which the impact
-// query stops grouping them by host (see Impact).
-var bigImpact = 20000
-
 // Impact implements Store. The id may be any alias; the default state
 // filter is "running" (q.State "all" lists every state).
 func (s *SQL) Impact(ctx context.Context, vulnID string, q Query) (*api.Impact, error) {
@@ -914,127 +1001,14 @@ func (s *SQL) Impact(ctx context.Context, vulnID string, q Query) (*api.Impact, 
 	if len(keys) == 0 {
 		return out, nil
 	}
-	state := q.State
-	if state == "" {
-		state = api.StateRunning
-	}
-	cq := q
-	cq.State = state
-	cw, empty, err := s.containerWhere(ctx, &cq)
-	if err != nil {
-		return nil, err
-	}
-	cw = orEmpty(cw, empty)
-	if len(q.Selector) > 0 || q.Host != "" {
-		// The selector or host drives; probe each candidate's image.
-		cw.add("EXISTS (SELECT 1 FROM image_packages ip WHERE ip.image_id = c.image_id AND ip.pkey IN ("+qs(len(keys))+"))", anys(keys)...)
-	} else {
-		sub, subArgs := imagesWithPackages(keys)
-		cw.add("c.image_id IN ("+sub+")", subArgs...)
-	}
-	cond, cargs := cw.render(1)
-	// Matching containers: their total, counts per image, and per host.
-	// Up to bigImpact matches, one grouped pass over the (image_id, state,
-	// host) index gives all three exactly. Beyond it (a vulnerability on
-	// much of the fleet) hosts are not grouped: the listed hosts are found
-	// by walking the hosts in name order and their total is a DISTINCT
-	// count, so the answer costs one index pass instead of a sort of every
-	// (image, host) pair.
-	perImage, err := s.counts(ctx, "SELECT c.image_id, COUNT(*) FROM containers c"+cond+" GROUP BY c.image_id", cargs...)
-	if err != nil {
-		return nil, err
-	}
-	for _, n := range perImage {
-		out.TotalContainers += n
-	}
-	big := out.TotalContainers > bigImpact
-	perHost := map[string]int{}
-	if !big {
-		grows, err := s.r.QueryContext(ctx, "SELECT c.host, COUNT(*) FROM containers c"+cond+" GROUP BY c.host", cargs...)
-		if err != nil {
-			return nil, err
-		}
-		for grows.Next() {
-			var host string
-			var n int
-			if err := grows.Scan(&host, &n); err != nil {
-				grows.Close()
-				return nil, err
-			}
-			perHost[host] += n
-		}
-		grows.Close()
-		if err := grows.Err(); err != nil {
-			return nil, err
-		}
-	}
-	containerHosts := len(perHost)
-	if big {
-		if err := s.r.QueryRowContext(ctx, "SELECT COUNT(DISTINCT c.host) FROM containers c"+cond, cargs...).Scan(&containerHosts); err != nil {
-			return nil, err
-		}
-		// The first hosts by name: probe the first 4×limit hosts; when
-		// fewer than limit of them match, group every match by host.
-		hw := &where{conds: slices.Clone(cw.conds), args: slices.Clone(cw.args)}
-		hw.add("c.host IN (SELECT name FROM hosts ORDER BY name LIMIT ?)", 4*q.limit())
-		hcond, hargs := hw.render(1)
-		if perHost, err = s.counts(ctx, "SELECT c.host, COUNT(*) FROM containers c"+hcond+" GROUP BY c.host", hargs...); err != nil {
-			return nil, err
-		}
-		if len(perHost) < q.limit() && len(perHost) < containerHosts {
-			if perHost, err = s.counts(ctx, "SELECT c.host, COUNT(*) FROM containers c"+cond+" GROUP BY c.host", cargs...); err != nil {
-				return nil, err
-			}
-		}
-		for _, h := range slices.Sorted(mapKeys(perHost))[min(q.limit(), len(perHost)):] {
-			delete(perHost, h)
-		}
-	}
-	total := 0
-	var first []string
-	for _, id := range slices.Sorted(mapKeys(perImage)) {
-		total += perImage[id]
-		if len(first) == 0 || total-perImage[id] < q.limit() {
-			first = append(first, id)
-		}
-	}
-	if len(first) > 0 {
-		fw := &where{conds: slices.Clone(cw.conds), args: slices.Clone(cw.args)}
-		fw.add("c.image_id IN ("+qs(len(first))+")", anys(first)...)
-		fcond, fargs := fw.render(1)
-		crows, err := s.r.QueryContext(ctx, "SELECT c.id, c.name, c.host, c.image_id, c.image_ref, c.state, c.labels FROM containers c"+fcond+
-			fmt.Sprintf(" ORDER BY c.image_id, c.id LIMIT $%d", len(fargs)+1), append(fargs, q.limit())...)
-		if err != nil {
-			return nil, err
-		}
-		for crows.Next() {
-			var c api.ImpactContainer
-			var labels string
-			if err := crows.Scan(&c.ID, &c.Name, &c.Host, &c.ImageID, &c.ImageRef, &c.State, &labels); err != nil {
-				crows.Close()
-				return nil, err
-			}
-			_ = json.Unmarshal([]byte(labels), &c.Labels)
-			out.Containers = append(out.Containers, c)
-		}
-		crows.Close()
-		if err := crows.Err(); err != nil {
-			return nil, err
-		}
-	}
-	out.Truncated = len(out.Containers) < out.TotalContainers
-
-	// Affected images: all of them, or with a container filter only
-	// those with a matching container.
-	containerFiltered := len(q.Selector) > 0 || q.Host != "" || q.State != ""
+	// Which images hold which affected records (covering index scan),
+	// restricted to q.Image.
 	iw := &where{}
 	iw.add("ip.pkey IN ("+qs(len(keys))+")", anys(keys)...)
 	if q.Image != "" {
 		imageCond(iw, "ip.image_id", q.Image)
 	}
 	icond, iargs := iw.render(1)
-	// Which images hold which affected records (covering index scan; sorted
-	// here), then the tags of the listed images only.
 	irows, err := s.r.QueryContext(ctx, "SELECT ip.image_id, ip.pkey FROM image_packages ip"+icond, iargs...)
 	if err != nil {
 		return nil, err
@@ -1046,14 +1020,59 @@ func (s *SQL) Impact(ctx context.Context, vulnID string, q Query) (*api.Impact, 
 			irows.Close()
 			return nil, err
 		}
-		if containerFiltered && perImage[id] == 0 {
-			continue
-		}
 		imageKeys[id] = append(imageKeys[id], k)
 	}
 	irows.Close()
 	if err := irows.Err(); err != nil {
 		return nil, err
+	}
+
+	// The containers of those images that the container filters select
+	// (running by default): counted per image and per host, and the first
+	// ones listed, by the container index.
+	cq := q
+	cq.Image = "" // applied to the images above
+	if cq.State == "" {
+		cq.State = api.StateRunning
+	}
+	fq, empty, err := s.fleetQuery(ctx, &cq)
+	if err != nil {
+		return nil, err
+	}
+	var ci fleet.Impact
+	if !empty && len(imageKeys) > 0 {
+		allowed := fq.Images
+		fq.Images = make(map[string]bool, len(imageKeys))
+		for id := range imageKeys {
+			if allowed == nil || allowed[id] {
+				fq.Images[id] = true
+			}
+		}
+		idx, err := s.fleet(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ci = idx.Impact(fq, q.limit())
+	}
+	out.TotalContainers = ci.Total
+	for _, c := range ci.Containers {
+		out.Containers = append(out.Containers, api.ImpactContainer{ID: c.ID, Name: c.Name, Host: c.Host, ImageID: c.ImageID,
+			ImageRef: c.ImageRef, State: c.State, Labels: c.Labels})
+	}
+	perImage := make(map[string]int, len(ci.PerImage))
+	for _, c := range ci.PerImage {
+		perImage[c.Key] = c.N
+	}
+
+	// Affected images: all of them, or with a container filter only
+	// those with a matching container; tags read for the listed ones.
+	containerFiltered := len(q.Selector) > 0 || q.Host != "" || q.State != ""
+	if containerFiltered {
+		for id := range imageKeys {
+			if perImage[id] == 0 {
+				delete(imageKeys, id)
+			}
+		}
 	}
 	out.TotalImages = len(imageKeys)
 	for _, id := range slices.Sorted(mapKeys(imageKeys)) {
@@ -1092,12 +1111,9 @@ func (s *SQL) Impact(ctx context.Context, vulnID string, q Query) (*api.Impact, 
 		}
 	}
 
-	// Hosts: running affected containers, or holding an affected package.
-	hosts := map[string]*api.ImpactHost{}
-	for h, n := range perHost {
-		hosts[h] = &api.ImpactHost{Name: h, Containers: n}
-	}
-	out.TotalHosts = containerHosts
+	// Hosts: running affected containers, or holding an affected package
+	// in their own filesystem.
+	hostPkgs := map[string][]api.AffectedPackage{}
 	if q.Image == "" && q.Tag == "" && len(q.Selector) == 0 {
 		hw := &where{}
 		hw.add("hp.pkey IN ("+qs(len(keys))+")", anys(keys)...)
@@ -1115,39 +1131,30 @@ func (s *SQL) Impact(ctx context.Context, vulnID string, q Query) (*api.Impact, 
 				hrows.Close()
 				return nil, err
 			}
-			if hosts[h] == nil {
-				// Counted already when it runs a matching container.
-				if big {
-					var one int
-					ew := &where{conds: slices.Clone(cw.conds), args: slices.Clone(cw.args)}
-					ew.add("c.host = ?", h)
-					econd, eargs := ew.render(1)
-					err := s.r.QueryRowContext(ctx, "SELECT 1 FROM containers c"+econd+" LIMIT 1", eargs...).Scan(&one)
-					if errors.Is(err, sql.ErrNoRows) {
-						out.TotalHosts++
-					} else if err != nil {
-						hrows.Close()
-						return nil, err
-					}
-				} else {
-					out.TotalHosts++
-				}
-				hosts[h] = &api.ImpactHost{Name: h}
-			}
-			hosts[h].Packages = append(hosts[h].Packages, affected[k])
+			hostPkgs[h] = append(hostPkgs[h], affected[k])
 		}
 		hrows.Close()
 		if err := hrows.Err(); err != nil {
 			return nil, err
 		}
 	}
-	for _, h := range slices.Sorted(mapKeys(hosts)) {
-		if len(out.Hosts) == q.limit() {
-			break
-		}
-		out.Hosts = append(out.Hosts, *hosts[h])
+	perHost := make(map[string]int, len(ci.PerHost))
+	names := make([]string, 0, len(ci.PerHost)+len(hostPkgs))
+	for _, c := range ci.PerHost {
+		perHost[c.Key] = c.N
+		names = append(names, c.Key)
 	}
-	out.Truncated = out.Truncated || len(out.Images) < out.TotalImages || len(out.Hosts) < out.TotalHosts
+	for h := range hostPkgs {
+		if _, ok := perHost[h]; !ok {
+			names = append(names, h)
+		}
+	}
+	slices.Sort(names)
+	out.TotalHosts = len(names)
+	for _, h := range names[:min(len(names), q.limit())] {
+		out.Hosts = append(out.Hosts, api.ImpactHost{Name: h, Containers: perHost[h], Packages: hostPkgs[h]})
+	}
+	out.Truncated = len(out.Containers) < out.TotalContainers || len(out.Images) < out.TotalImages || len(out.Hosts) < out.TotalHosts
 	return out, nil
 }
 

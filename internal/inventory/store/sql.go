@@ -27,6 +27,7 @@ type SQL struct {
 	backend string
 	w       *sql.DB // writes (SQLite: one connection, IMMEDIATE transactions)
 	r       *sql.DB // reads (SQLite: a pool of WAL readers)
+	fl      fleetState
 }
 
 var _ Store = (*SQL)(nil)

@@ -43,6 +43,9 @@ type Store interface {
 	TokenByHash(ctx context.Context, hash string) (TokenRecord, error)
 	Tokens(ctx context.Context) ([]api.Token, error)
 	RevokeToken(ctx context.Context, id string, now time.Time) error
+	// TouchTokens records when tokens were last used (a later time than
+	// the stored one wins).
+	TouchTokens(ctx context.Context, used map[string]time.Time) error
 	CountTokens(ctx context.Context, kind string) (int, error)
 
 	Audit(ctx context.Context, e api.AuditEntry) error

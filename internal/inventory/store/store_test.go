@@ -368,12 +368,121 @@ func TestContainerSearch(t *testing.T) {
 func TestImpact(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, s *store.SQL) {
 		fixture(t, s)
-		// Both ways of counting: grouped by host, and the large-answer path.
-		t.Run("grouped", func(t *testing.T) { testImpact(t, s) })
-		t.Run("large", func(t *testing.T) {
-			defer store.SetBigImpact(0)()
-			testImpact(t, s)
-		})
+		testImpact(t, s)
+	})
+}
+
+// TestIndexFollowsWriters: container search and impact run on each
+// store's in-memory index; a second store on the same database (a second
+// server) must see every write of the first — new containers, state
+// changes, prunes — including batches committed concurrently.
+func TestIndexFollowsWriters(t *testing.T) {
+	storetest.RunShared(t, func(t *testing.T, a, b *store.SQL) {
+		ctx := context.Background()
+		count := func(s *store.SQL, state, sel string) int {
+			t.Helper()
+			q := store.Query{Filter: api.Filter{State: state}}
+			if sel != "" {
+				var err error
+				if q.Selector, err = selector.Parse(sel); err != nil {
+					t.Fatal(err)
+				}
+			}
+			l, err := s.Containers(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(l.Items) != min(l.Total, 100) {
+				t.Fatalf("%d items for a total of %d", len(l.Items), l.Total)
+			}
+			return l.Total
+		}
+		fixture(t, a)
+		// b loads its index now, before the writes below.
+		if n := count(b, "all", ""); n != 4 {
+			t.Fatalf("b sees %d containers, want 4", n)
+		}
+		bt := &batcher{agent: "agent-a", stream: "s2"}
+		destroyed := ctr(1, 1, "host-a", api.StateExited, nil)
+		destroyed.Destroyed, destroyed.ObservedAt = tp(at(50)), at(50)
+		ingest(t, a, bt.batch("host-a",
+			api.Item{Type: api.ItemContainer, Container: ctr(10, 2, "host-a", api.StateRunning, map[string]string{"app": "new"})},
+			api.Item{Type: api.ItemContainer, Container: destroyed},
+		), fakeMatch)
+		if n := count(b, "all", ""); n != 5 {
+			t.Fatalf("after ingest b sees %d containers, want 5", n)
+		}
+		if n := count(b, api.StateDestroyed, ""); n != 1 {
+			t.Fatalf("b sees %d destroyed containers, want 1", n)
+		}
+		if n := count(b, api.StateRunning, "app=new"); n != 1 {
+			t.Fatalf("b sees %d running app=new containers, want 1", n)
+		}
+		pruned, err := a.PruneContainers(ctx, at(60))
+		if err != nil || pruned != 1 {
+			t.Fatalf("prune: %d, %v", pruned, err)
+		}
+		if n := count(b, "all", ""); n != 4 {
+			t.Fatalf("after prune b sees %d containers, want 4", n)
+		}
+		if _, err := b.Container(ctx, ctrID(1)); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("pruned container still readable: %v", err)
+		}
+		// Concurrent writers (on PostgreSQL their transactions commit out
+		// of order) while b keeps reading.
+		const writers, per = 4, 25
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		readErr := make(chan error, 1)
+		go func() {
+			defer close(readErr)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := b.Containers(ctx, store.Query{Filter: api.Filter{State: "all"}}); err != nil {
+					readErr <- err
+					return
+				}
+			}
+		}()
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				wb := &batcher{agent: fmt.Sprintf("agent-w%d", w), stream: "s"}
+				for i := range per {
+					n := 2*(1000+w*per+i) + 1 // odd: hexID pads with zeros, so an even n could collide with a smaller one
+					if _, err := a.Ingest(ctx, wb.batch(fmt.Sprintf("host-w%d", w),
+						api.Item{Type: api.ItemContainer, Container: ctr(n, 3, "", api.StateRunning, map[string]string{"writer": fmt.Sprint(w)})},
+					), at(100), fakeMatch); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(stop)
+		if err := <-readErr; err != nil {
+			t.Fatal(err)
+		}
+		if n := count(b, "all", "writer"); n != writers*per {
+			t.Fatalf("b sees %d containers of the concurrent writers, want %d", n, writers*per)
+		}
+		if n := count(b, "all", "writer=2"); n != per {
+			t.Fatalf("b sees %d containers of writer 2, want %d", n, per)
+		}
+		// A third store opened now (a restarted server) agrees.
+		imp, err := b.Impact(ctx, "CVE-2021-23337", store.Query{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if imp.TotalContainers != 1+writers*per {
+			t.Fatalf("impact of the lodash CVE: %d running containers, want %d", imp.TotalContainers, 1+writers*per)
+		}
 	})
 }
 

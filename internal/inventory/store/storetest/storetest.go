@@ -109,3 +109,22 @@ func Missing(t testing.TB, format string, args ...any) {
 	}
 	t.Skipf("integration prerequisite missing: "+format, args...)
 }
+
+// RunShared runs f once per backend with two stores open on the same
+// database, as two servers sharing it would have.
+func RunShared(t *testing.T, f func(t *testing.T, a, b *store.SQL)) {
+	for _, b := range Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			if b.Open == nil {
+				Missing(t, "%s", b.Skip)
+			}
+			var u string
+			if b.Name == "sqlite" {
+				u = filepath.Join(t.TempDir(), "inventory.db")
+			} else {
+				u = PostgresURL(t)
+			}
+			f(t, open(t, u), open(t, u))
+		})
+	}
+}

@@ -1,0 +1,215 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/bulkhead-sec/bulkhead/internal/inventory/fleet"
+)
+
+// The container index (docs/inventory.md, decision 10).
+//
+// Container search and the impact query run on an in-memory index of
+// every container (internal/inventory/fleet) instead of SQL. The database
+// stays the only source of truth: every write to a container row stamps
+// it with a change number (chg), a prune leaves a tombstone, and before
+// each query the index reads what was stamped since it last looked — one
+// indexed query that returns nothing when nothing changed. With
+// PostgreSQL several servers share one database and each one's index
+// sees the others' writes the same way.
+//
+// Change numbers: SQLite has one writer, so a counter (change_seq)
+// incremented by each writing transaction is in commit order and "read
+// chg ≥ next" is exact. PostgreSQL transactions commit in any order, so
+// chg is the writing transaction's id: a read under snapshot S takes the
+// rows with chg ≥ from that it has not read yet, then moves from to
+// S's xmin (every transaction below it has ended, and its rows were
+// visible) and remembers which transactions at or above it it has read
+// (they had committed, since their rows were visible).
+
+// fleetState is the index and how far it has read the changes.
+type fleetState struct {
+	mu     sync.Mutex
+	idx    *fleet.Index
+	loaded bool
+	from   int64
+	seen   map[int64]bool // PostgreSQL: transactions ≥ from already read
+}
+
+// changeNumber returns the writing transaction's change number; called
+// once per transaction before its first container write.
+func changeNumber(ctx context.Context, tx *sql.Tx, backend string) (int64, error) {
+	var n int64
+	q := "UPDATE change_seq SET n = n + 1 WHERE id = 1 RETURNING n"
+	if backend == "postgres" {
+		q = "SELECT pg_current_xact_id()::text::bigint"
+	}
+	if err := tx.QueryRowContext(ctx, q).Scan(&n); err != nil {
+		return 0, fmt.Errorf("change number: %w", err)
+	}
+	return n, nil
+}
+
+const fleetCols = "id, name, host, image_id, image_ref, state, labels, created, first_seen, destroyed, chg"
+
+type fleetChange struct {
+	chg     int64
+	deleted bool
+	c       fleet.Container
+}
+
+// fleet returns the container index, brought up to date with the
+// database first.
+func (s *SQL) fleet(ctx context.Context) (*fleet.Index, error) {
+	f := &s.fl
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.idx == nil {
+		f.idx = fleet.New()
+	}
+	opts := &sql.TxOptions{ReadOnly: true}
+	if s.backend == "postgres" {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	tx, err := s.r.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("container index: %w", err)
+	}
+	defer tx.Rollback()
+	// The new starting point, read first so that it belongs to the same
+	// snapshot as the rows.
+	var next int64
+	q := "SELECT n + 1 FROM change_seq WHERE id = 1"
+	if s.backend == "postgres" {
+		q = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+	}
+	if err := tx.QueryRowContext(ctx, q).Scan(&next); err != nil {
+		return nil, fmt.Errorf("container index: change position: %w", err)
+	}
+	var changes []fleetChange
+	if !f.loaded {
+		if changes, err = readContainerChanges(ctx, tx, "SELECT "+fleetCols+" FROM containers"); err != nil {
+			return nil, err
+		}
+	} else {
+		where, args := " WHERE chg >= $1", []any{f.from}
+		if len(f.seen) > 0 {
+			where += " AND chg <> ALL($2)"
+			args = append(args, slices.Sorted(maps.Keys(f.seen)))
+		}
+		if changes, err = readContainerChanges(ctx, tx, "SELECT "+fleetCols+" FROM containers"+where, args...); err != nil {
+			return nil, err
+		}
+		rows, err := tx.QueryContext(ctx, "SELECT id, chg FROM container_tombstones"+where, args...)
+		if err != nil {
+			return nil, fmt.Errorf("container index: tombstones: %w", err)
+		}
+		for rows.Next() {
+			var ch fleetChange
+			if err := rows.Scan(&ch.c.ID, &ch.chg); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("container index: tombstones: %w", err)
+			}
+			ch.deleted = true
+			changes = append(changes, ch)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("container index: tombstones: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("container index: %w", err)
+	}
+	// Apply in change order: a container pruned and then reported again
+	// ends up present, one reported and then pruned absent.
+	slices.SortStableFunc(changes, func(a, b fleetChange) int {
+		switch {
+		case a.chg < b.chg:
+			return -1
+		case a.chg > b.chg:
+			return 1
+		}
+		return 0
+	})
+	var up []fleet.Container
+	flush := func() {
+		if len(up) > 0 {
+			f.idx.Upsert(up...)
+			up = up[:0]
+		}
+	}
+	for _, ch := range changes {
+		if ch.deleted {
+			flush()
+			f.idx.Delete(ch.c.ID)
+			continue
+		}
+		up = append(up, ch.c)
+	}
+	flush()
+	if s.backend == "postgres" {
+		seen := map[int64]bool{}
+		for k := range f.seen {
+			if k >= next {
+				seen[k] = true
+			}
+		}
+		for _, ch := range changes {
+			if ch.chg >= next {
+				seen[ch.chg] = true
+			}
+		}
+		f.seen = seen
+	}
+	f.from, f.loaded = next, true
+	return f.idx, nil
+}
+
+func readContainerChanges(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]fleetChange, error) {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("container index: %w", err)
+	}
+	defer rows.Close()
+	var out []fleetChange
+	for rows.Next() {
+		var ch fleetChange
+		var labels string
+		var created, destroyed sql.NullInt64
+		c := &ch.c
+		if err := rows.Scan(&c.ID, &c.Name, &c.Host, &c.ImageID, &c.ImageRef, &c.State, &labels, &created, &c.FirstSeen, &destroyed, &ch.chg); err != nil {
+			return nil, fmt.Errorf("container index: %w", err)
+		}
+		if err := json.Unmarshal([]byte(labels), &c.Labels); err != nil {
+			return nil, fmt.Errorf("container index: container %s: stored labels: %w", c.ID, err)
+		}
+		c.Created, c.Destroyed = created.Int64, destroyed.Int64
+		out = append(out, ch)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("container index: %w", err)
+	}
+	return out, nil
+}
+
+// tombstoneRetention is how long pruned container ids are kept for other
+// servers' indexes to learn of the prune.
+const tombstoneRetention = 7 * 24 * time.Hour
+
+// LoadIndex loads (or brings up to date) the container index and returns
+// how many containers it holds; a server calls it at start so that the
+// first query does not pay for the load.
+func (s *SQL) LoadIndex(ctx context.Context) (int, error) {
+	idx, err := s.fleet(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return idx.Len(), nil
+}
