@@ -57,6 +57,12 @@ type Index struct {
 	byState map[uint32]*roaring.Bitmap
 	byLabel map[kv]*roaring.Bitmap
 	byKey   map[uint32]*roaring.Bitmap
+
+	// Package records (interned keys) held by images and hosts, both ways.
+	imagePkgs map[uint32][]uint32
+	hostPkgs  map[uint32][]uint32
+	pkgImages map[uint32]*roaring.Bitmap
+	pkgHosts  map[uint32]*roaring.Bitmap
 }
 
 // New returns an empty index.
@@ -65,7 +71,74 @@ func New() *Index {
 		names: map[string]uint32{}, byID: map[string]uint32{}, all: roaring.New(),
 		byImage: map[uint32]*roaring.Bitmap{}, byHost: map[uint32]*roaring.Bitmap{}, byState: map[uint32]*roaring.Bitmap{},
 		byLabel: map[kv]*roaring.Bitmap{}, byKey: map[uint32]*roaring.Bitmap{},
+		imagePkgs: map[uint32][]uint32{}, hostPkgs: map[uint32][]uint32{},
+		pkgImages: map[uint32]*roaring.Bitmap{}, pkgHosts: map[uint32]*roaring.Bitmap{},
 	}
+}
+
+// SetImagePackages records which package records (keys) images hold,
+// replacing what the index held for those images.
+func (ix *Index) SetImagePackages(m map[string][]string) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for id, keys := range m {
+		setPackages(ix, ix.imagePkgs, ix.pkgImages, ix.intern(id), keys)
+	}
+}
+
+// SetHostPackages does the same for hosts' own packages.
+func (ix *Index) SetHostPackages(m map[string][]string) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for name, keys := range m {
+		setPackages(ix, ix.hostPkgs, ix.pkgHosts, ix.intern(name), keys)
+	}
+}
+
+func setPackages(ix *Index, owned map[uint32][]uint32, holders map[uint32]*roaring.Bitmap, owner uint32, keys []string) {
+	for _, k := range owned[owner] {
+		remove(holders, k, owner)
+	}
+	if len(keys) == 0 {
+		delete(owned, owner)
+		return
+	}
+	ks := make([]uint32, len(keys))
+	for i, k := range keys {
+		ks[i] = ix.intern(k)
+		add(holders, ks[i], owner)
+	}
+	owned[owner] = ks
+}
+
+// holders returns the owners (interned ids) holding any of keys.
+func (ix *Index) holders(m map[uint32]*roaring.Bitmap, keys []string) *roaring.Bitmap {
+	var bs []*roaring.Bitmap
+	for _, k := range keys {
+		if n, ok := ix.lookup(k); ok && m[n] != nil {
+			bs = append(bs, m[n])
+		}
+	}
+	switch len(bs) {
+	case 0:
+		return roaring.New()
+	case 1:
+		return bs[0].Clone()
+	}
+	return roaring.FastOr(bs...)
+}
+
+// ImagesWith returns the ids of the images holding any of keys.
+func (ix *Index) ImagesWith(keys []string) []string {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	b := ix.holders(ix.pkgImages, keys)
+	out := make([]string, 0, b.GetCardinality())
+	it := b.Iterator()
+	for it.HasNext() {
+		out = append(out, ix.strs[it.Next()])
+	}
+	return out
 }
 
 // Len is the number of containers indexed.
@@ -194,8 +267,9 @@ type Query struct {
 	Since, Until int64
 }
 
-// match returns the slots q selects; the caller holds the read lock.
-func (ix *Index) match(q *Query) *roaring.Bitmap {
+// match returns the slots q selects; imgs, when non-nil, replaces
+// q.Images by a set of interned image ids. The caller holds the read lock.
+func (ix *Index) match(q *Query, imgs *roaring.Bitmap) *roaring.Bitmap {
 	var pos, neg []*roaring.Bitmap
 	none := false
 	need := func(b *roaring.Bitmap) {
@@ -249,29 +323,33 @@ func (ix *Index) match(q *Query) *roaring.Bitmap {
 			}
 		}
 	}
+	if imgs == nil && q.Images != nil {
+		imgs = roaring.New()
+		for id := range q.Images {
+			if n, ok := ix.lookup(id); ok {
+				imgs.Add(n)
+			}
+		}
+	}
 	// A few images: OR their bitmaps. Many (a vulnerability in much of
 	// the fleet): check each candidate's image in the filtering pass below,
 	// which costs one array lookup per candidate instead of merging
 	// thousands of small bitmaps.
 	var wantImage []bool
-	if q.Images != nil && len(q.Images) <= manyImages {
+	if imgs != nil && imgs.GetCardinality() <= uint64(manyImages) {
 		var bs []*roaring.Bitmap
-		for id := range q.Images {
-			if n, ok := ix.lookup(id); ok && ix.byImage[n] != nil {
-				bs = append(bs, ix.byImage[n])
+		it := imgs.Iterator()
+		for it.HasNext() {
+			if b := ix.byImage[it.Next()]; b != nil {
+				bs = append(bs, b)
 			}
 		}
 		need(union(bs))
-	} else if q.Images != nil {
+	} else if imgs != nil {
 		wantImage = make([]bool, len(ix.strs))
-		any := false
-		for id := range q.Images {
-			if n, ok := ix.lookup(id); ok && ix.byImage[n] != nil {
-				wantImage[n], any = true, true
-			}
-		}
-		if !any {
-			none = true
+		it := imgs.Iterator()
+		for it.HasNext() {
+			wantImage[it.Next()] = true
 		}
 	}
 	if q.Host != "" {
@@ -350,7 +428,7 @@ func (ix *Index) container(slot uint32) Container {
 func (ix *Index) Count(q Query) int {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	return int(ix.match(&q).GetCardinality())
+	return int(ix.match(&q, nil).GetCardinality())
 }
 
 // Page returns how many containers q selects and the ids of those at
@@ -358,7 +436,7 @@ func (ix *Index) Count(q Query) int {
 func (ix *Index) Page(q Query, offset, limit int) (int, []string) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	m := ix.match(&q)
+	m := ix.match(&q, nil)
 	total := int(m.GetCardinality())
 	offset = max(offset, 0)
 	if limit <= 0 || offset >= total {
@@ -383,76 +461,168 @@ func (ix *Index) Page(q Query, offset, limit int) (int, []string) {
 	return total, ids
 }
 
-// Count is a number of containers per image or host.
-type Count struct {
-	Key string
-	N   int
+// ImpactQuery asks which containers, images and hosts hold any of Keys
+// (the package records a vulnerability affects).
+type ImpactQuery struct {
+	// Query filters the containers; Query.Images, when non-nil, also
+	// restricts the images.
+	Query
+	Keys []string
+	// ImagesWithContainers lists only images with a selected container
+	// (the caller filters containers and wants images to follow).
+	ImagesWithContainers bool
+	// HostPackages also counts hosts holding a key in their own packages.
+	HostPackages bool
+	// Limit bounds each list.
+	Limit int
 }
 
-// Impact is the container side of an impact answer.
+// ImageHit is an affected image: its selected containers and the keys it
+// holds.
+type ImageHit struct {
+	ID         string
+	Containers int
+	Keys       []string
+}
+
+// HostHit is an affected host: its selected containers and the keys it
+// holds itself.
+type HostHit struct {
+	Name       string
+	Containers int
+	Keys       []string
+}
+
+// Impact is an impact answer with exact totals and the first Limit
+// containers (in image id, id order), images and hosts (in id/name order).
 type Impact struct {
-	Total int
-	// PerImage and PerHost count the selected containers, in key order.
-	PerImage, PerHost []Count
-	// Containers are the first ones in (image id, id) order.
+	Total      int
 	Containers []Container
+	Images     int
+	ImageHits  []ImageHit
+	Hosts      int
+	HostHits   []HostHit
 }
 
-// Impact selects the containers q selects (q.Images being the affected
-// images), counts them per image and per host, and returns the first
-// limit of them in (image id, id) order. Counting is one pass over the
-// matches into arrays indexed by interned string.
-func (ix *Index) Impact(q Query, limit int) Impact {
+// Impact answers q: the images holding a key, their containers that q
+// selects (counted per image and per host in one pass, into arrays
+// indexed by interned string), and the hosts running them or holding a
+// key.
+func (ix *Index) Impact(q ImpactQuery) Impact {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	m := ix.match(&q)
+	limit := max(q.Limit, 0)
+	imgs := ix.holders(ix.pkgImages, q.Keys)
+	if q.Images != nil {
+		allowed := roaring.New()
+		for id := range q.Images {
+			if n, ok := ix.lookup(id); ok {
+				allowed.Add(n)
+			}
+		}
+		imgs.And(allowed)
+	}
+	m := ix.match(&q.Query, imgs)
 	out := Impact{Total: int(m.GetCardinality())}
-	counts := make([]int32, len(ix.strs))
-	var images, hosts []uint32
+	perImage := make([]int32, len(ix.strs))
+	perHost := make([]int32, len(ix.strs))
+	var hostIDs []uint32
 	it := m.Iterator()
 	for it.HasNext() {
 		r := &ix.recs[it.Next()]
-		if counts[r.image] == 0 {
-			images = append(images, r.image)
+		perImage[r.image]++
+		if perHost[r.host] == 0 {
+			hostIDs = append(hostIDs, r.host)
 		}
-		counts[r.image]++
-		// Hosts and images are distinct strings ("sha256:…" against a
-		// host name) except in contrived data; count hosts apart.
+		perHost[r.host]++
 	}
-	out.PerImage = ix.sortedCounts(images, counts)
-	clear(counts)
-	it = m.Iterator()
-	for it.HasNext() {
-		r := &ix.recs[it.Next()]
-		if counts[r.host] == 0 {
-			hosts = append(hosts, r.host)
+
+	// Images, in id order.
+	var imageIDs []uint32
+	ii := imgs.Iterator()
+	for ii.HasNext() {
+		n := ii.Next()
+		if q.ImagesWithContainers && perImage[n] == 0 {
+			continue
 		}
-		counts[r.host]++
+		imageIDs = append(imageIDs, n)
 	}
-	out.PerHost = ix.sortedCounts(hosts, counts)
-	// The first containers: walk the images in id order.
-	for _, pi := range out.PerImage {
+	out.Images = len(imageIDs)
+	keyIDs := make([]uint32, 0, len(q.Keys))
+	for _, k := range q.Keys {
+		if n, ok := ix.lookup(k); ok {
+			keyIDs = append(keyIDs, n)
+		}
+	}
+	slices.SortFunc(keyIDs, func(a, b uint32) int { return cmp.Compare(ix.strs[a], ix.strs[b]) })
+	keyIDs = slices.Compact(keyIDs)
+	held := func(holders map[uint32]*roaring.Bitmap, owner uint32) []string {
+		var ks []string
+		for _, k := range keyIDs {
+			if b := holders[k]; b != nil && b.Contains(owner) {
+				ks = append(ks, ix.strs[k])
+			}
+		}
+		return ks
+	}
+	for _, n := range ix.firstByName(imageIDs, limit) {
+		out.ImageHits = append(out.ImageHits, ImageHit{ID: ix.strs[n], Containers: int(perImage[n]), Keys: held(ix.pkgImages, n)})
+	}
+
+	// Containers: the first images with selected containers, in id order.
+	var running []uint32
+	for _, n := range imageIDs {
+		if perImage[n] > 0 {
+			running = append(running, n)
+		}
+	}
+	for _, n := range ix.firstByName(running, limit) {
 		if len(out.Containers) >= limit {
 			break
 		}
-		n, _ := ix.lookup(pi.Key)
-		in := roaring.And(ix.byImage[n], m)
-		slots := in.ToArray()
+		slots := roaring.And(ix.byImage[n], m).ToArray()
 		slices.SortFunc(slots, func(a, b uint32) int { return cmp.Compare(ix.recs[a].id, ix.recs[b].id) })
 		for _, s := range slots[:min(len(slots), limit-len(out.Containers))] {
 			out.Containers = append(out.Containers, ix.container(s))
 		}
 	}
+
+	// Hosts running a selected container, and (HostPackages) hosts
+	// holding a key themselves.
+	if q.HostPackages {
+		hi := ix.holders(ix.pkgHosts, q.Keys).Iterator()
+		for hi.HasNext() {
+			n := hi.Next()
+			if q.Host != "" && ix.strs[n] != q.Host {
+				continue
+			}
+			if perHost[n] == 0 {
+				hostIDs = append(hostIDs, n)
+				perHost[n] = -1 // listed once; holds a key, runs nothing selected
+			}
+		}
+	}
+	out.Hosts = len(hostIDs)
+	for _, n := range ix.firstByName(hostIDs, limit) {
+		h := HostHit{Name: ix.strs[n], Containers: max(int(perHost[n]), 0)}
+		if q.HostPackages {
+			h.Keys = held(ix.pkgHosts, n)
+		}
+		out.HostHits = append(out.HostHits, h)
+	}
 	return out
 }
 
-func (ix *Index) sortedCounts(keys []uint32, counts []int32) []Count {
-	out := make([]Count, len(keys))
-	for i, k := range keys {
-		out[i] = Count{ix.strs[k], int(counts[k])}
+// firstByName returns the first limit of ids in the order of their strings.
+func (ix *Index) firstByName(ids []uint32, limit int) []uint32 {
+	if limit <= 0 || len(ids) == 0 {
+		return nil
 	}
-	slices.SortFunc(out, func(a, b Count) int { return cmp.Compare(a.Key, b.Key) })
-	return out
+	h := &topK{less: func(a, b uint32) bool { return ix.strs[a] < ix.strs[b] }}
+	for _, n := range ids {
+		h.offer(n, limit)
+	}
+	return h.sorted()
 }
 
 // topK keeps the k smallest slots by less: a max-heap whose root is the

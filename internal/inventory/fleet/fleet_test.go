@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -120,8 +121,20 @@ func TestIndexAgainstNaive(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	ix := New()
 	live := map[string]Container{}
+	images, hosts := pkgs{}, pkgs{}
 	var order []string
 	for step := range 3000 {
+		if step%100 == 0 {
+			// Packages of some images (including ones no container runs
+			// yet) and hosts, replaced now and then.
+			var is, hs []string
+			for range 5 {
+				is = append(is, fmt.Sprintf("sha256:%02d", r.IntN(14)))
+				hs = append(hs, fmt.Sprintf("h%d", r.IntN(8)))
+			}
+			randomPackages(r, is, ix.SetImagePackages, images)
+			randomPackages(r, hs, ix.SetHostPackages, hosts)
+		}
 		switch op := r.IntN(10); {
 		case op < 6 || len(order) == 0:
 			c := randomContainer(r, step)
@@ -165,25 +178,43 @@ func TestIndexAgainstNaive(t *testing.T) {
 			if total != len(want) || !slices.Equal(page, wantPage) {
 				t.Fatalf("step %d: Page(%+v, %d, %d) = %d %v, want %d %v", step, q, off, lim, total, page, len(want), wantPage)
 			}
-			checkImpact(t, ix, q, want, lim)
+			checkImpact(t, ix, live, images, hosts, q, r, lim)
 		}
 	}
 }
 
-func checkImpact(t *testing.T, ix *Index, q Query, want []Container, limit int) {
-	t.Helper()
-	got := ix.Impact(q, limit)
-	perImage, perHost := map[string]int{}, map[string]int{}
-	asMap := func(cs []Count) map[string]int {
-		m := map[string]int{}
-		for i, c := range cs {
-			if i > 0 && cs[i-1].Key >= c.Key {
-				t.Fatalf("counts not in key order: %v", cs)
-			}
-			m[c.Key] = c.N
+// pkgs is the package side of the naive model: owner → keys.
+type pkgs map[string][]string
+
+func holds(m pkgs, owner string, keys []string) []string {
+	var out []string
+	for _, k := range m[owner] {
+		if slices.Contains(keys, k) {
+			out = append(out, k)
 		}
-		return m
 	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func checkImpact(t *testing.T, ix *Index, live map[string]Container, images, hosts pkgs, q Query, r *rand.Rand, limit int) {
+	t.Helper()
+	iq := ImpactQuery{Query: q, ImagesWithContainers: r.IntN(2) == 0, HostPackages: r.IntN(2) == 0, Limit: limit}
+	for range r.IntN(4) {
+		iq.Keys = append(iq.Keys, fmt.Sprintf("k%d", r.IntN(12)))
+	}
+	got := ix.Impact(iq)
+
+	affected := map[string]bool{}
+	for id := range images {
+		if len(holds(images, id, iq.Keys)) > 0 && (q.Images == nil || q.Images[id]) {
+			affected[id] = true
+		}
+	}
+	cq := q
+	cq.Images = affected
+	want := naive(live, cq)
+	perImage, perHost := map[string]int{}, map[string]int{}
 	for _, c := range want {
 		perImage[c.ImageID]++
 		perHost[c.Host]++
@@ -194,18 +225,58 @@ func checkImpact(t *testing.T, ix *Index, q Query, want []Container, limit int) 
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
-	first := want[:min(limit, len(want))]
-	if got.Total != len(want) || fmt.Sprint(asMap(got.PerImage)) != fmt.Sprint(perImage) || fmt.Sprint(asMap(got.PerHost)) != fmt.Sprint(perHost) {
-		t.Fatalf("Impact(%+v): total %d per image %v per host %v; want %d %v %v", q, got.Total, got.PerImage, got.PerHost, len(want), perImage, perHost)
+	var wantImages []ImageHit
+	for _, id := range slices.Sorted(maps.Keys(affected)) {
+		if iq.ImagesWithContainers && perImage[id] == 0 {
+			continue
+		}
+		wantImages = append(wantImages, ImageHit{ID: id, Containers: perImage[id], Keys: holds(images, id, iq.Keys)})
 	}
-	if len(got.Containers) != len(first) {
-		t.Fatalf("Impact(%+v): %d containers, want %d", q, len(got.Containers), len(first))
+	hostSet := map[string]bool{}
+	for h := range perHost {
+		hostSet[h] = true
 	}
-	for i, c := range got.Containers {
-		if fmt.Sprint(c) != fmt.Sprint(first[i]) {
-			t.Fatalf("Impact(%+v) container %d = %+v, want %+v", q, i, c, first[i])
+	if iq.HostPackages {
+		for h := range hosts {
+			if len(holds(hosts, h, iq.Keys)) > 0 && (q.Host == "" || q.Host == h) {
+				hostSet[h] = true
+			}
 		}
 	}
+	var wantHosts []HostHit
+	for _, h := range slices.Sorted(maps.Keys(hostSet)) {
+		hh := HostHit{Name: h, Containers: perHost[h]}
+		if iq.HostPackages {
+			hh.Keys = holds(hosts, h, iq.Keys)
+		}
+		wantHosts = append(wantHosts, hh)
+	}
+	if got.Total != len(want) || got.Images != len(wantImages) || got.Hosts != len(wantHosts) {
+		t.Fatalf("Impact(%+v): totals %d/%d/%d, want %d/%d/%d", iq, got.Total, got.Images, got.Hosts, len(want), len(wantImages), len(wantHosts))
+	}
+	if g, w := fmt.Sprint(got.Containers), fmt.Sprint(want[:min(limit, len(want))]); g != w {
+		t.Fatalf("Impact(%+v) containers\n got %s\nwant %s", iq, g, w)
+	}
+	if g, w := fmt.Sprint(got.ImageHits), fmt.Sprint(wantImages[:min(limit, len(wantImages))]); g != w {
+		t.Fatalf("Impact(%+v) images\n got %s\nwant %s", iq, g, w)
+	}
+	if g, w := fmt.Sprint(got.HostHits), fmt.Sprint(wantHosts[:min(limit, len(wantHosts))]); g != w {
+		t.Fatalf("Impact(%+v) hosts\n got %s\nwant %s", iq, g, w)
+	}
+}
+
+// randomPackages gives owners random keys, in the index and the model.
+func randomPackages(r *rand.Rand, owners []string, set func(map[string][]string), model pkgs) {
+	m := map[string][]string{}
+	for _, o := range owners {
+		var keys []string
+		for range r.IntN(4) {
+			keys = append(keys, fmt.Sprintf("k%d", r.IntN(10)))
+		}
+		m[o] = keys
+		model[o] = keys
+	}
+	set(m)
 }
 
 func TestEmptyIndex(t *testing.T) {
@@ -218,7 +289,7 @@ func TestEmptyIndex(t *testing.T) {
 	if total != 0 || len(page) != 0 {
 		t.Fatalf("Page on an empty index = %d %v", total, page)
 	}
-	if im := ix.Impact(Query{Images: map[string]bool{}}, 10); im.Total != 0 || len(im.Containers) != 0 {
+	if im := ix.Impact(ImpactQuery{Keys: []string{"k"}, Limit: 10}); im.Total != 0 || len(im.Containers) != 0 || im.Images != 0 || im.Hosts != 0 {
 		t.Fatalf("Impact on an empty index = %+v", im)
 	}
 }
@@ -247,10 +318,20 @@ func BenchmarkFleet(b *testing.B) {
 		}
 	}
 	ix.Upsert(cs...)
-	affected := map[string]bool{}
-	for i := range 9000 {
-		affected[fmt.Sprintf("sha256:%064d", i)] = true
+	// One package record in 9,000 of the images; every image holds 200
+	// others.
+	imagePkgs := map[string][]string{}
+	for i := range 10000 {
+		var keys []string
+		for j := range 200 {
+			keys = append(keys, fmt.Sprintf("pkg-%d", (i+j)%3000))
+		}
+		if i < 9000 {
+			keys = append(keys, "vulnerable")
+		}
+		imagePkgs[fmt.Sprintf("sha256:%064d", i)] = keys
 	}
+	ix.SetImagePackages(imagePkgs)
 	for _, bc := range []struct{ name, sel string }{
 		{"label-narrow", "app=app-7,env!=dev"},
 		{"label-broad", "env=prod,tier in (frontend,backend)"},
@@ -268,7 +349,7 @@ func BenchmarkFleet(b *testing.B) {
 	}
 	b.Run("impact-fleet-wide", func(b *testing.B) {
 		for b.Loop() {
-			ix.Impact(Query{Images: affected, States: []string{"running"}}, 100)
+			ix.Impact(ImpactQuery{Query: Query{States: []string{"running"}}, Keys: []string{"vulnerable"}, HostPackages: true, Limit: 100})
 		}
 	})
 }

@@ -93,17 +93,35 @@ func (s *SQL) fleet(ctx context.Context) (*fleet.Index, error) {
 		return nil, fmt.Errorf("container index: change position: %w", err)
 	}
 	var changes []fleetChange
+	var imagePkgs, hostPkgs map[string][]string
+	var pkgChgs []int64 // change numbers of the images and hosts read
 	if !f.loaded {
 		if changes, err = readContainerChanges(ctx, tx, "SELECT "+fleetCols+" FROM containers"); err != nil {
 			return nil, err
 		}
+		if imagePkgs, err = readPackageSets(ctx, tx, nil, "", "SELECT image_id, pkey FROM image_packages"); err != nil {
+			return nil, err
+		}
+		if hostPkgs, err = readPackageSets(ctx, tx, nil, "", "SELECT host, pkey FROM host_packages"); err != nil {
+			return nil, err
+		}
 	} else {
 		where, args := " WHERE chg >= $1", []any{f.from}
+		pkgWhere := " WHERE pkg_chg >= $1"
 		if len(f.seen) > 0 {
 			where += " AND chg <> ALL($2)"
+			pkgWhere += " AND pkg_chg <> ALL($2)"
 			args = append(args, slices.Sorted(maps.Keys(f.seen)))
 		}
 		if changes, err = readContainerChanges(ctx, tx, "SELECT "+fleetCols+" FROM containers"+where, args...); err != nil {
+			return nil, err
+		}
+		if imagePkgs, err = readPackageSets(ctx, tx, &pkgChgs, "SELECT id, pkg_chg FROM images"+pkgWhere,
+			"SELECT image_id, pkey FROM image_packages WHERE image_id IN (SELECT id FROM images"+pkgWhere+")", args...); err != nil {
+			return nil, err
+		}
+		if hostPkgs, err = readPackageSets(ctx, tx, &pkgChgs, "SELECT name, pkg_chg FROM hosts"+pkgWhere,
+			"SELECT host, pkey FROM host_packages WHERE host IN (SELECT name FROM hosts"+pkgWhere+")", args...); err != nil {
 			return nil, err
 		}
 		rows, err := tx.QueryContext(ctx, "SELECT id, chg FROM container_tombstones"+where, args...)
@@ -154,6 +172,8 @@ func (s *SQL) fleet(ctx context.Context) (*fleet.Index, error) {
 		up = append(up, ch.c)
 	}
 	flush()
+	f.idx.SetImagePackages(imagePkgs)
+	f.idx.SetHostPackages(hostPkgs)
 	if s.backend == "postgres" {
 		seen := map[int64]bool{}
 		for k := range f.seen {
@@ -166,10 +186,63 @@ func (s *SQL) fleet(ctx context.Context) (*fleet.Index, error) {
 				seen[ch.chg] = true
 			}
 		}
+		for _, chg := range pkgChgs {
+			if chg >= next {
+				seen[chg] = true
+			}
+		}
 		f.seen = seen
 	}
 	f.from, f.loaded = next, true
 	return f.idx, nil
+}
+
+// readPackageSets reads (owner, pkey) rows into package sets; owners
+// (when given) lists the owners whose sets changed, so that one left with
+// no packages is reported with an empty set.
+// The owners query also returns each owner's change number, appended to
+// *chgs.
+func readPackageSets(ctx context.Context, tx *sql.Tx, chgs *[]int64, owners, pairs string, args ...any) (map[string][]string, error) {
+	out := map[string][]string{}
+	if owners != "" {
+		rows, err := tx.QueryContext(ctx, owners, args...)
+		if err != nil {
+			return nil, fmt.Errorf("container index: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			var chg int64
+			if err := rows.Scan(&id, &chg); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("container index: %w", err)
+			}
+			out[id] = nil
+			*chgs = append(*chgs, chg)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("container index: %w", err)
+		}
+		if len(out) == 0 {
+			return out, nil
+		}
+	}
+	rows, err := tx.QueryContext(ctx, pairs, args...)
+	if err != nil {
+		return nil, fmt.Errorf("container index: packages: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var owner, key string
+		if err := rows.Scan(&owner, &key); err != nil {
+			return nil, fmt.Errorf("container index: packages: %w", err)
+		}
+		out[owner] = append(out[owner], key)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("container index: packages: %w", err)
+	}
+	return out, nil
 }
 
 func readContainerChanges(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]fleetChange, error) {

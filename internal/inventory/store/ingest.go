@@ -184,6 +184,18 @@ func (s *SQL) ingest(ctx context.Context, b *api.Batch, now time.Time, match Mat
 	return resp, nil
 }
 
+// change returns the transaction's change number, taking one on first use.
+func (it *ingestTx) change() (int64, error) {
+	if it.chg == 0 {
+		chg, err := changeNumber(it.ctx, it.tx, it.s.backend)
+		if err != nil {
+			return 0, err
+		}
+		it.chg = chg
+	}
+	return it.chg, nil
+}
+
 func (it *ingestTx) apply(item *api.Item) error {
 	switch item.Type {
 	case api.ItemHost:
@@ -297,11 +309,9 @@ func (it *ingestTx) container(item *api.Item) error {
 		if err := it.touchHost(host); err != nil {
 			return err
 		}
-		chg, err := changeNumber(it.ctx, it.tx, it.s.backend)
-		if err != nil {
+		if _, err := it.change(); err != nil {
 			return err
 		}
-		it.chg = chg
 		st, err := it.tx.PrepareContext(it.ctx, containerUpsert)
 		if err != nil {
 			return err
@@ -438,7 +448,11 @@ func (it *ingestTx) image(im *api.Image) error {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "UPDATE images SET sbom = $1, packages = $2, distro = $3 WHERE id = $4", blob, len(keys), distro, im.ID); err != nil {
+		chg, err := it.change()
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE images SET sbom = $1, packages = $2, distro = $3, pkg_chg = $4 WHERE id = $5", blob, len(keys), distro, chg, im.ID); err != nil {
 			return err
 		}
 		if err := it.agentFindings(api.SubjectImage, im.ID, im.Findings, keys); err != nil {
@@ -554,7 +568,11 @@ func (it *ingestTx) hostSBOM(doc *sbom.SBOM) error {
 	if err != nil {
 		return err
 	}
-	_, err = it.tx.ExecContext(it.ctx, "UPDATE hosts SET sbom = $1, scanned = $2, distro = $3 WHERE name = $4", blob, it.now, DistroKey(doc.Distro), it.host)
+	chg, err := it.change()
+	if err != nil {
+		return err
+	}
+	_, err = it.tx.ExecContext(it.ctx, "UPDATE hosts SET sbom = $1, scanned = $2, distro = $3, pkg_chg = $4 WHERE name = $5", blob, it.now, DistroKey(doc.Distro), chg, it.host)
 	return err
 }
 

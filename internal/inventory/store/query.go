@@ -355,7 +355,8 @@ func (s *SQL) fleetQuery(ctx context.Context, q *Query) (fleet.Query, bool, erro
 		case api.ValidImageID(q.Image):
 			sets = append(sets, []string{q.Image})
 		case len(h) >= 12 && len(h) <= 64 && strings.Trim(h, "0123456789abcdef") == "":
-			err = addSet("SELECT DISTINCT image_id FROM containers WHERE image_id >= $1 AND image_id < $2", "sha256:"+h, "sha256:"+h+"~")
+			err = addSet("SELECT id FROM images WHERE id >= $1 AND id < $2 UNION SELECT image_id FROM containers WHERE image_id >= $1 AND image_id < $2",
+				"sha256:"+h, "sha256:"+h+"~")
 		default:
 			err = addSet("SELECT image_id FROM image_tags WHERE tag = $1 OR repo = $2", q.Image, q.Image)
 		}
@@ -376,9 +377,11 @@ func (s *SQL) fleetQuery(ctx context.Context, q *Query) (fleet.Query, bool, erro
 		if len(keys) == 0 {
 			return fq, true, nil
 		}
-		if err := addSet("SELECT DISTINCT image_id FROM image_packages WHERE pkey IN ("+placeholders(1, len(keys))+")", anys(keys)...); err != nil {
+		idx, err := s.fleet(ctx)
+		if err != nil {
 			return fq, false, err
 		}
+		sets = append(sets, idx.ImagesWith(keys))
 	}
 	if q.Severity != "" {
 		if err := addSet("SELECT DISTINCT ip.image_id FROM image_packages ip JOIN vulns v ON v.pkey = ip.pkey WHERE v.resolved IS NULL AND v.sev_rank >= $1",
@@ -1001,92 +1004,44 @@ func (s *SQL) Impact(ctx context.Context, vulnID string, q Query) (*api.Impact, 
 	if len(keys) == 0 {
 		return out, nil
 	}
-	// Which images hold which affected records (covering index scan),
-	// restricted to q.Image.
-	iw := &where{}
-	iw.add("ip.pkey IN ("+qs(len(keys))+")", anys(keys)...)
-	if q.Image != "" {
-		imageCond(iw, "ip.image_id", q.Image)
-	}
-	icond, iargs := iw.render(1)
-	irows, err := s.r.QueryContext(ctx, "SELECT ip.image_id, ip.pkey FROM image_packages ip"+icond, iargs...)
-	if err != nil {
-		return nil, err
-	}
-	imageKeys := map[string][]string{}
-	for irows.Next() {
-		var id, k string
-		if err := irows.Scan(&id, &k); err != nil {
-			irows.Close()
-			return nil, err
-		}
-		imageKeys[id] = append(imageKeys[id], k)
-	}
-	irows.Close()
-	if err := irows.Err(); err != nil {
-		return nil, err
-	}
-
-	// The containers of those images that the container filters select
-	// (running by default): counted per image and per host, and the first
-	// ones listed, by the container index.
+	// Images holding an affected record, their containers that the
+	// filters select (running by default), and the hosts running them or
+	// holding an affected record themselves: the container index.
 	cq := q
-	cq.Image = "" // applied to the images above
 	if cq.State == "" {
 		cq.State = api.StateRunning
 	}
 	fq, empty, err := s.fleetQuery(ctx, &cq)
+	if err != nil || empty {
+		return out, err
+	}
+	idx, err := s.fleet(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var ci fleet.Impact
-	if !empty && len(imageKeys) > 0 {
-		allowed := fq.Images
-		fq.Images = make(map[string]bool, len(imageKeys))
-		for id := range imageKeys {
-			if allowed == nil || allowed[id] {
-				fq.Images[id] = true
-			}
-		}
-		idx, err := s.fleet(ctx)
-		if err != nil {
-			return nil, err
-		}
-		ci = idx.Impact(fq, q.limit())
-	}
-	out.TotalContainers = ci.Total
+	ci := idx.Impact(fleet.ImpactQuery{Query: fq, Keys: keys, Limit: q.limit(),
+		// With a container filter, images follow the containers.
+		ImagesWithContainers: len(q.Selector) > 0 || q.Host != "" || q.State != "",
+		HostPackages:         q.Image == "" && q.Tag == "" && len(q.Selector) == 0})
+	out.TotalContainers, out.TotalImages, out.TotalHosts = ci.Total, ci.Images, ci.Hosts
 	for _, c := range ci.Containers {
 		out.Containers = append(out.Containers, api.ImpactContainer{ID: c.ID, Name: c.Name, Host: c.Host, ImageID: c.ImageID,
 			ImageRef: c.ImageRef, State: c.State, Labels: c.Labels})
 	}
-	perImage := make(map[string]int, len(ci.PerImage))
-	for _, c := range ci.PerImage {
-		perImage[c.Key] = c.N
-	}
-
-	// Affected images: all of them, or with a container filter only
-	// those with a matching container; tags read for the listed ones.
-	containerFiltered := len(q.Selector) > 0 || q.Host != "" || q.State != ""
-	if containerFiltered {
-		for id := range imageKeys {
-			if perImage[id] == 0 {
-				delete(imageKeys, id)
-			}
-		}
-	}
-	out.TotalImages = len(imageKeys)
-	for _, id := range slices.Sorted(mapKeys(imageKeys)) {
-		if len(out.Images) == q.limit() {
-			break
-		}
-		im := api.ImpactImage{ID: id, Containers: perImage[id]}
-		ks := imageKeys[id]
-		slices.Sort(ks)
+	packages := func(ks []string) []api.AffectedPackage {
+		var ps []api.AffectedPackage
 		for _, k := range ks {
-			im.Packages = append(im.Packages, affected[k])
+			ps = append(ps, affected[k])
 		}
-		out.Images = append(out.Images, im)
+		return ps
 	}
+	for _, h := range ci.ImageHits {
+		out.Images = append(out.Images, api.ImpactImage{ID: h.ID, Containers: h.Containers, Packages: packages(h.Keys)})
+	}
+	for _, h := range ci.HostHits {
+		out.Hosts = append(out.Hosts, api.ImpactHost{Name: h.Name, Containers: h.Containers, Packages: packages(h.Keys)})
+	}
+	// Tags of the listed images only.
 	if len(out.Images) > 0 {
 		ids := make([]any, len(out.Images))
 		at := map[string]int{}
@@ -1109,50 +1064,6 @@ func (s *SQL) Impact(ctx context.Context, vulnID string, q Query) (*api.Impact, 
 		if err := trows.Err(); err != nil {
 			return nil, err
 		}
-	}
-
-	// Hosts: running affected containers, or holding an affected package
-	// in their own filesystem.
-	hostPkgs := map[string][]api.AffectedPackage{}
-	if q.Image == "" && q.Tag == "" && len(q.Selector) == 0 {
-		hw := &where{}
-		hw.add("hp.pkey IN ("+qs(len(keys))+")", anys(keys)...)
-		if q.Host != "" {
-			hw.add("hp.host = ?", q.Host)
-		}
-		hcond, hargs := hw.render(1)
-		hrows, err := s.r.QueryContext(ctx, "SELECT hp.host, hp.pkey FROM host_packages hp"+hcond+" ORDER BY hp.host, hp.pkey", hargs...)
-		if err != nil {
-			return nil, err
-		}
-		for hrows.Next() {
-			var h, k string
-			if err := hrows.Scan(&h, &k); err != nil {
-				hrows.Close()
-				return nil, err
-			}
-			hostPkgs[h] = append(hostPkgs[h], affected[k])
-		}
-		hrows.Close()
-		if err := hrows.Err(); err != nil {
-			return nil, err
-		}
-	}
-	perHost := make(map[string]int, len(ci.PerHost))
-	names := make([]string, 0, len(ci.PerHost)+len(hostPkgs))
-	for _, c := range ci.PerHost {
-		perHost[c.Key] = c.N
-		names = append(names, c.Key)
-	}
-	for h := range hostPkgs {
-		if _, ok := perHost[h]; !ok {
-			names = append(names, h)
-		}
-	}
-	slices.Sort(names)
-	out.TotalHosts = len(names)
-	for _, h := range names[:min(len(names), q.limit())] {
-		out.Hosts = append(out.Hosts, api.ImpactHost{Name: h, Containers: perHost[h], Packages: hostPkgs[h]})
 	}
 	out.Truncated = len(out.Containers) < out.TotalContainers || len(out.Images) < out.TotalImages || len(out.Hosts) < out.TotalHosts
 	return out, nil
