@@ -73,6 +73,38 @@ func (s *SQL) fleet(ctx context.Context) (*fleet.Index, error) {
 	if f.idx == nil {
 		f.idx = fleet.New()
 	}
+	position := "(SELECT n + 1 FROM change_seq WHERE id = 1)"
+	if s.backend == "postgres" {
+		position = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+	}
+	where, args := " WHERE chg >= $1", []any{f.from}
+	pkgWhere := " WHERE pkg_chg >= $1"
+	if len(f.seen) > 0 {
+		where += " AND chg <> ALL($2)"
+		pkgWhere += " AND pkg_chg <> ALL($2)"
+		args = append(args, slices.Sorted(maps.Keys(f.seen)))
+	}
+	if f.loaded {
+		// The usual case, nothing new: one statement (one snapshot) says
+		// so and gives the new starting point.
+		var next int64
+		var changed bool
+		err := s.r.QueryRowContext(ctx, "SELECT "+position+", EXISTS (SELECT 1 FROM containers"+where+
+			") OR EXISTS (SELECT 1 FROM container_tombstones"+where+") OR EXISTS (SELECT 1 FROM images"+pkgWhere+
+			") OR EXISTS (SELECT 1 FROM hosts"+pkgWhere+")", args...).Scan(&next, &changed)
+		if err != nil {
+			return nil, fmt.Errorf("container index: changes: %w", err)
+		}
+		if !changed {
+			for k := range f.seen {
+				if k < next {
+					delete(f.seen, k)
+				}
+			}
+			f.from = next
+			return f.idx, nil
+		}
+	}
 	opts := &sql.TxOptions{ReadOnly: true}
 	if s.backend == "postgres" {
 		opts.Isolation = sql.LevelRepeatableRead
@@ -85,11 +117,7 @@ func (s *SQL) fleet(ctx context.Context) (*fleet.Index, error) {
 	// The new starting point, read first so that it belongs to the same
 	// snapshot as the rows.
 	var next int64
-	q := "SELECT n + 1 FROM change_seq WHERE id = 1"
-	if s.backend == "postgres" {
-		q = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
-	}
-	if err := tx.QueryRowContext(ctx, q).Scan(&next); err != nil {
+	if err := tx.QueryRowContext(ctx, "SELECT "+position).Scan(&next); err != nil {
 		return nil, fmt.Errorf("container index: change position: %w", err)
 	}
 	var changes []fleetChange
@@ -106,13 +134,6 @@ func (s *SQL) fleet(ctx context.Context) (*fleet.Index, error) {
 			return nil, err
 		}
 	} else {
-		where, args := " WHERE chg >= $1", []any{f.from}
-		pkgWhere := " WHERE pkg_chg >= $1"
-		if len(f.seen) > 0 {
-			where += " AND chg <> ALL($2)"
-			pkgWhere += " AND pkg_chg <> ALL($2)"
-			args = append(args, slices.Sorted(maps.Keys(f.seen)))
-		}
 		if changes, err = readContainerChanges(ctx, tx, "SELECT "+fleetCols+" FROM containers"+where, args...); err != nil {
 			return nil, err
 		}
