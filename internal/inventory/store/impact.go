@@ -14,19 +14,32 @@ import (
 // filter is "running" (q.State "all" lists every state).
 func (s *SQL) Impact(ctx context.Context, vulnID string, q Query) (*api.Impact, error) {
 	out := &api.Impact{ID: vulnID, Images: []api.ImpactImage{}, Containers: []api.ImpactContainer{}, Hosts: []api.ImpactHost{}}
-	ids, err := s.strings(ctx, "SELECT DISTINCT vuln_id FROM vuln_aliases WHERE alias = $1 ORDER BY vuln_id", vulnID)
+	// The vulnerabilities vulnID names and all their aliases, in one query.
+	arows, err := s.r.QueryContext(ctx, "SELECT vuln_id, alias FROM vuln_aliases WHERE vuln_id IN (SELECT vuln_id FROM vuln_aliases WHERE alias = $1)", vulnID)
 	if err != nil {
+		return nil, err
+	}
+	var ids, aliases []string
+	for arows.Next() {
+		var id, alias string
+		if err := arows.Scan(&id, &alias); err != nil {
+			arows.Close()
+			return nil, err
+		}
+		ids, aliases = append(ids, id), append(aliases, alias)
+	}
+	arows.Close()
+	if err := arows.Err(); err != nil {
 		return nil, err
 	}
 	if len(ids) == 0 {
 		return out, nil
 	}
+	slices.Sort(ids)
+	slices.Sort(aliases)
+	ids, aliases = slices.Compact(ids), slices.Compact(aliases)
 	if !slices.Contains(ids, vulnID) && len(ids) == 1 {
 		out.ID = ids[0]
-	}
-	aliases, err := s.strings(ctx, "SELECT DISTINCT alias FROM vuln_aliases WHERE vuln_id IN ("+placeholders(1, len(ids))+") ORDER BY alias", anys(ids)...)
-	if err != nil {
-		return nil, err
 	}
 	for _, a := range aliases {
 		if a != out.ID {
