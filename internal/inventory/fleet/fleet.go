@@ -193,7 +193,7 @@ func (ix *Index) Upsert(cs ...Container) {
 func (ix *Index) upsert(c *Container) {
 	slot, ok := ix.byID[c.ID]
 	if ok {
-		ix.unlink(slot)
+		ix.link(slot, false)
 	} else {
 		if n := len(ix.free); n > 0 {
 			slot, ix.free = ix.free[n-1], ix.free[:n-1]
@@ -214,24 +214,26 @@ func (ix *Index) upsert(c *Container) {
 		slices.SortFunc(r.labels, func(a, b kv) int { return cmp.Compare(a.k, b.k) })
 	}
 	ix.recs[slot] = r
-	add(ix.byImage, r.image, slot)
-	add(ix.byHost, r.host, slot)
-	add(ix.byState, r.state, slot)
+	ix.link(slot, true)
+}
+
+// link puts a slot in (on) or takes it out of every per-attribute bitmap.
+func (ix *Index) link(slot uint32, on bool) {
+	r := &ix.recs[slot]
+	set(ix.byImage, r.image, slot, on)
+	set(ix.byHost, r.host, slot, on)
+	set(ix.byState, r.state, slot, on)
 	for _, l := range r.labels {
-		add(ix.byLabel, l, slot)
-		add(ix.byKey, l.k, slot)
+		set(ix.byLabel, l, slot, on)
+		set(ix.byKey, l.k, slot, on)
 	}
 }
 
-// unlink takes a slot out of every per-attribute bitmap.
-func (ix *Index) unlink(slot uint32) {
-	r := &ix.recs[slot]
-	remove(ix.byImage, r.image, slot)
-	remove(ix.byHost, r.host, slot)
-	remove(ix.byState, r.state, slot)
-	for _, l := range r.labels {
-		remove(ix.byLabel, l, slot)
-		remove(ix.byKey, l.k, slot)
+func set[K comparable](m map[K]*roaring.Bitmap, k K, slot uint32, on bool) {
+	if on {
+		add(m, k, slot)
+	} else {
+		remove(m, k, slot)
 	}
 }
 
@@ -244,7 +246,7 @@ func (ix *Index) Delete(ids ...string) {
 		if !ok {
 			continue
 		}
-		ix.unlink(slot)
+		ix.link(slot, false)
 		ix.recs[slot] = rec{}
 		ix.all.Remove(slot)
 		delete(ix.byID, id)
