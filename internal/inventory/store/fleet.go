@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -77,12 +79,22 @@ func (s *SQL) fleet(ctx context.Context) (*fleet.Index, error) {
 	if s.backend == "postgres" {
 		position = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 	}
-	where, args := " WHERE chg >= $1", []any{f.from}
-	pkgWhere := " WHERE pkg_chg >= $1"
+	// The position is written into the statements as literals (they are
+	// numbers this code made): with a parameter, PostgreSQL switches to a
+	// generic plan after five runs, and "chg >= $1" then looks unselective
+	// enough for a sequential scan of every container.
+	where := fmt.Sprintf(" WHERE chg >= %d", f.from)
+	pkgWhere := fmt.Sprintf(" WHERE pkg_chg >= %d", f.from)
 	if len(f.seen) > 0 {
-		where += " AND chg <> ALL($2)"
-		pkgWhere += " AND pkg_chg <> ALL($2)"
-		args = append(args, slices.Sorted(maps.Keys(f.seen)))
+		var b strings.Builder
+		for i, k := range slices.Sorted(maps.Keys(f.seen)) {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(strconv.FormatInt(k, 10))
+		}
+		where += " AND chg NOT IN (" + b.String() + ")"
+		pkgWhere += " AND pkg_chg NOT IN (" + b.String() + ")"
 	}
 	if f.loaded {
 		// The usual case, nothing new: one statement (one snapshot) says
@@ -91,7 +103,7 @@ func (s *SQL) fleet(ctx context.Context) (*fleet.Index, error) {
 		var changed bool
 		err := s.r.QueryRowContext(ctx, "SELECT "+position+", EXISTS (SELECT 1 FROM containers"+where+
 			") OR EXISTS (SELECT 1 FROM container_tombstones"+where+") OR EXISTS (SELECT 1 FROM images"+pkgWhere+
-			") OR EXISTS (SELECT 1 FROM hosts"+pkgWhere+")", args...).Scan(&next, &changed)
+			") OR EXISTS (SELECT 1 FROM hosts"+pkgWhere+")").Scan(&next, &changed)
 		if err != nil {
 			return nil, fmt.Errorf("container index: changes: %w", err)
 		}
@@ -134,18 +146,18 @@ func (s *SQL) fleet(ctx context.Context) (*fleet.Index, error) {
 			return nil, err
 		}
 	} else {
-		if changes, err = readContainerChanges(ctx, tx, "SELECT "+fleetCols+" FROM containers"+where, args...); err != nil {
+		if changes, err = readContainerChanges(ctx, tx, "SELECT "+fleetCols+" FROM containers"+where); err != nil {
 			return nil, err
 		}
 		if imagePkgs, err = readPackageSets(ctx, tx, &pkgChgs, "SELECT id, pkg_chg FROM images"+pkgWhere,
-			"SELECT image_id, pkey FROM image_packages WHERE image_id IN (SELECT id FROM images"+pkgWhere+")", args...); err != nil {
+			"SELECT image_id, pkey FROM image_packages WHERE image_id IN (SELECT id FROM images"+pkgWhere+")"); err != nil {
 			return nil, err
 		}
 		if hostPkgs, err = readPackageSets(ctx, tx, &pkgChgs, "SELECT name, pkg_chg FROM hosts"+pkgWhere,
-			"SELECT host, pkey FROM host_packages WHERE host IN (SELECT name FROM hosts"+pkgWhere+")", args...); err != nil {
+			"SELECT host, pkey FROM host_packages WHERE host IN (SELECT name FROM hosts"+pkgWhere+")"); err != nil {
 			return nil, err
 		}
-		rows, err := tx.QueryContext(ctx, "SELECT id, chg FROM container_tombstones"+where, args...)
+		rows, err := tx.QueryContext(ctx, "SELECT id, chg FROM container_tombstones"+where)
 		if err != nil {
 			return nil, fmt.Errorf("container index: tombstones: %w", err)
 		}
@@ -223,10 +235,10 @@ func (s *SQL) fleet(ctx context.Context) (*fleet.Index, error) {
 // no packages is reported with an empty set.
 // The owners query also returns each owner's change number, appended to
 // *chgs.
-func readPackageSets(ctx context.Context, tx *sql.Tx, chgs *[]int64, owners, pairs string, args ...any) (map[string][]string, error) {
+func readPackageSets(ctx context.Context, tx *sql.Tx, chgs *[]int64, owners, pairs string) (map[string][]string, error) {
 	out := map[string][]string{}
 	if owners != "" {
-		rows, err := tx.QueryContext(ctx, owners, args...)
+		rows, err := tx.QueryContext(ctx, owners)
 		if err != nil {
 			return nil, fmt.Errorf("container index: %w", err)
 		}
@@ -248,7 +260,7 @@ func readPackageSets(ctx context.Context, tx *sql.Tx, chgs *[]int64, owners, pai
 			return out, nil
 		}
 	}
-	rows, err := tx.QueryContext(ctx, pairs, args...)
+	rows, err := tx.QueryContext(ctx, pairs)
 	if err != nil {
 		return nil, fmt.Errorf("container index: packages: %w", err)
 	}
