@@ -265,12 +265,24 @@ func readPackageSets(ctx context.Context, tx *sql.Tx, chgs *[]int64, owners, pai
 		return nil, fmt.Errorf("container index: packages: %w", err)
 	}
 	defer rows.Close()
+	// Millions of rows name a few thousand distinct keys and owners: scan
+	// into reused bytes and keep one string per distinct value.
+	strs := map[string]string{}
+	intern := func(b sql.RawBytes) string {
+		if v, ok := strs[string(b)]; ok {
+			return v
+		}
+		v := string(b)
+		strs[v] = v
+		return v
+	}
+	var owner, key sql.RawBytes
 	for rows.Next() {
-		var owner, key string
 		if err := rows.Scan(&owner, &key); err != nil {
 			return nil, fmt.Errorf("container index: packages: %w", err)
 		}
-		out[owner] = append(out[owner], key)
+		o := intern(owner)
+		out[o] = append(out[o], intern(key))
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("container index: packages: %w", err)
