@@ -32,6 +32,8 @@ type scanOptions struct {
 	maxLayer    int64
 	maxFiles    int
 	maxPathLen  int
+	// files is the image file listing scope (sbom --files); "" is off.
+	files string
 }
 
 func (o *scanOptions) register(cmd *cobra.Command) {
@@ -79,6 +81,13 @@ func inventory(ctx context.Context, g *globals, arg string, o *scanOptions) (*sb
 	if prog != nil {
 		opts = append(opts, inspect.WithProgress(prog))
 		defer prog.stop()
+	}
+	switch sbom.FileScope(o.files) {
+	case "":
+	case sbom.FilesExecutable, sbom.FilesAll:
+		opts = append(opts, inspect.WithFileListing(sbom.FileScope(o.files)))
+	default:
+		return nil, fmt.Errorf("--files: want %q or %q, not %q", sbom.FilesExecutable, sbom.FilesAll, o.files)
 	}
 	e := inspect.New(cats, opts...)
 	if t.Tree != nil {
@@ -163,6 +172,8 @@ tried in the Docker Engine and then in its registry.`,
 	o.register(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: "+strings.Join(format.Names(), ", "))
 	cmd.Flags().StringVar(&file, "output-file", "", "write the output to this file instead of stdout")
+	cmd.Flags().StringVar(&o.files, "files", "", "list the image's files in the JSON output (docs/drift.md): executable (the default with a bare --files) or all")
+	cmd.Flags().Lookup("files").NoOptDefVal = string(sbom.FilesExecutable)
 	return cmd
 }
 

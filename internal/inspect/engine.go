@@ -45,6 +45,7 @@ type Engine struct {
 	progress Progress
 	tool     sbom.Descriptor
 	now      func() time.Time
+	listing  sbom.FileScope // "" when off
 }
 
 // Option configures an Engine.
@@ -68,6 +69,13 @@ func WithTool(d sbom.Descriptor) Option { return func(e *Engine) { e.tool = d } 
 // WithClock sets the clock used for the document's creation time.
 func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = now } }
 
+// WithFileListing makes image scans record every layer's entries and put
+// the image's final file list, in scope, in the document (SBOM.FileListing).
+// Tree scans ignore it. The listing is part of the cached layer results.
+func WithFileListing(scope sbom.FileScope) Option {
+	return func(e *Engine) { e.listing = scope }
+}
+
 // New returns an Engine running cats.
 func New(cats []catalog.Cataloger, opts ...Option) *Engine {
 	e := &Engine{
@@ -90,6 +98,11 @@ func (e *Engine) cacheKey(diffID string) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "engine=%d\nlayer=%s\nlimits=%d/%d/%d/%d\n", engineVersion, diffID,
 		e.limits.MaxFileSize, e.limits.MaxLayerBytes, e.limits.MaxFiles, e.limits.MaxPathLen)
+	if e.listing != "" {
+		// Only when on, so that keys (and warm caches) without it stay as
+		// they were. The scope is applied at assembly: not part of the key.
+		fmt.Fprintf(h, "listing=%d\n", e.limits.MaxListedFiles)
+	}
 	names := make([]string, len(e.cats))
 	for i, c := range e.cats {
 		names[i] = c.Name() + "@" + strconv.Itoa(c.Version())
@@ -119,7 +132,7 @@ func (e *Engine) ScanImage(ctx context.Context, img Image) (*sbom.SBOM, error) {
 	var missing []int
 	for i, l := range info.Layers {
 		if e.cache != nil {
-			if lr, ok := e.cache.Get(e.cacheKey(l.DiffID)); ok && lr.DiffID == l.DiffID {
+			if lr, ok := e.cache.Get(e.cacheKey(l.DiffID)); ok && lr.DiffID == l.DiffID && (e.listing == "" || lr.Listed) {
 				results[i] = lr
 				info.Layers[i].Cached = true
 				if e.progress != nil {
@@ -146,7 +159,11 @@ func (e *Engine) ScanImage(ctx context.Context, img Image) (*sbom.SBOM, error) {
 	for i, lr := range results {
 		info.Layers[i].Files = lr.Files
 	}
-	return e.assemble(info, results), nil
+	doc := e.assemble(info, results)
+	if e.listing != "" {
+		doc.FileListing = mergeListing(results, e.listing, e.limits.MaxListedFiles)
+	}
+	return doc, nil
 }
 
 func (e *Engine) readLayers(ctx context.Context, img Image, idx []int, results []*LayerResult) error {

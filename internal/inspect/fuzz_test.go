@@ -3,6 +3,8 @@ package inspect
 import (
 	"bytes"
 	"context"
+	"path"
+	"strings"
 	"testing"
 
 	"github.com/bulkhead-sec/bulkhead/internal/catalog"
@@ -26,7 +28,7 @@ func FuzzAnalyzeTar(f *testing.F) {
 	lim.MaxFiles = 10_000
 	var cats []catalog.Cataloger = catalogers.Default()
 	f.Fuzz(func(t *testing.T, data []byte) {
-		e := New(cats, WithLimits(lim))
+		e := New(cats, WithLimits(lim), WithFileListing(sbom.FilesAll))
 		lr, err := e.analyzeTar(context.Background(), bytes.NewReader(data), "sha256:fuzz")
 		if err != nil {
 			return
@@ -35,6 +37,15 @@ func FuzzAnalyzeTar(f *testing.F) {
 		for _, p := range doc.Packages {
 			if p.ID == "" {
 				t.Fatalf("package without ID: %+v", p)
+			}
+		}
+		fl := mergeListing([]*LayerResult{lr}, sbom.FilesAll, lim.MaxListedFiles)
+		for i, f := range fl.Files {
+			if f.Path != path.Clean(f.Path) || !strings.HasPrefix(f.Path, "/") || f.Path == "/" {
+				t.Fatalf("listed path %q is not clean and absolute", f.Path)
+			}
+			if i > 0 && fl.Files[i-1].Path >= f.Path {
+				t.Fatalf("listing not sorted or has duplicates at %q", f.Path)
 			}
 		}
 	})

@@ -27,6 +27,10 @@ type Limits struct {
 	// MaxPathLen is the longest path accepted; longer entries are skipped
 	// and reported.
 	MaxPathLen int
+	// MaxListedFiles bounds the image file listing (WithFileListing):
+	// entries recorded per layer and files in the final listing. A listing
+	// that hits it is marked truncated, never complete.
+	MaxListedFiles int
 }
 
 // DefaultLimits are the limits used unless the user sets others.
@@ -36,6 +40,8 @@ func DefaultLimits() Limits {
 		MaxLayerBytes: 64 << 30,
 		MaxFiles:      10_000_000,
 		MaxPathLen:    4096,
+		// About 250 bytes of memory per recorded entry while merging.
+		MaxListedFiles: 1_000_000,
 	}
 }
 
@@ -59,6 +65,17 @@ type LayerResult struct {
 	Parts   []layerPart `json:"parts,omitempty"`
 	// Unknowns are files or entries that could not be read.
 	Unknowns []sbom.Unknown `json:"unknowns,omitempty"`
+
+	// Listed is true when the walk recorded Entries for the file listing
+	// (WithFileListing); the cache key differs then.
+	Listed bool `json:"listed,omitempty"`
+	// Entries are the layer's non-whiteout entries, in tar order.
+	Entries []listEntry `json:"entries,omitempty"`
+	// ListTruncated is true when Entries hit Limits.MaxListedFiles.
+	ListTruncated bool `json:"listTruncated,omitempty"`
+	// ListGaps say why Entries may miss files (corrupt layer, skipped
+	// entries).
+	ListGaps []string `json:"listGaps,omitempty"`
 }
 
 type layerPart struct {
@@ -133,6 +150,10 @@ func (e *Engine) analyzeTar(ctx context.Context, r io.Reader, diffID string) (*L
 	unknown := func(p, msg string) {
 		res.Unknowns = append(res.Unknowns, sbom.Unknown{Location: sbom.Location{Path: p, Layer: diffID}, Error: msg})
 	}
+	var lst *lister
+	if e.listing != "" {
+		lst = newLister(res, e.limits)
+	}
 	for {
 		if res.Files&1023 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -149,6 +170,9 @@ func (e *Engine) analyzeTar(ctx context.Context, r io.Reader, diffID string) (*L
 			}
 			// A truncated or corrupt layer keeps what was read so far.
 			unknown("/", fmt.Sprintf("layer %s is corrupt after %d entries: %v", short(diffID), res.Files, err))
+			if lst != nil {
+				lst.gap(fmt.Sprintf("a layer is corrupt after %d entries", res.Files))
+			}
 			break
 		}
 		res.Files++
@@ -160,6 +184,9 @@ func (e *Engine) analyzeTar(ctx context.Context, r io.Reader, diffID string) (*L
 		}
 		if len(hdr.Name) > e.limits.MaxPathLen {
 			unknown(hdr.Name[:64]+"…", fmt.Sprintf("entry name of %d bytes exceeds the %d-byte path limit; skipped", len(hdr.Name), e.limits.MaxPathLen))
+			if lst != nil {
+				lst.gap("an entry name exceeds the path limit; not listed")
+			}
 			continue
 		}
 		p, escaped := cleanEntry(hdr.Name)
@@ -178,9 +205,13 @@ func (e *Engine) analyzeTar(ctx context.Context, r io.Reader, diffID string) (*L
 			}
 			continue
 		}
+		if lst != nil {
+			lst.add(hdr, p)
+		}
 		mode := hdr.FileInfo().Mode()
 		switch hdr.Typeflag {
-		case tar.TypeReg, tar.TypeRegA: //nolint:staticcheck // old archives still use TypeRegA
+		//lint:ignore SA1019 old archives still use TypeRegA
+		case tar.TypeReg, tar.TypeRegA:
 		case tar.TypeLink:
 			target, out := cleanEntry(hdr.Linkname)
 			if out {

@@ -137,6 +137,9 @@ type SBOM struct {
 	Distro     *Distro    `json:"distro,omitempty"`
 	Packages   []Package  `json:"packages"`
 	Unknowns   []Unknown  `json:"unknowns,omitempty"`
+	// FileListing is the image's file list, when asked for
+	// (bulkhead sbom --files); nil otherwise.
+	FileListing *FileListing `json:"fileListing,omitempty"`
 }
 
 // SchemaVersion is the version of Bulkhead's own JSON document format

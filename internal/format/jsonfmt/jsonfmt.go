@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"slices"
 
 	"github.com/bulkhead-sec/bulkhead/internal/sbom"
@@ -40,6 +41,15 @@ func (Encoder) Encode(w io.Writer, doc *sbom.SBOM) error {
 		d.Packages = []sbom.Package{} // "packages": [] rather than null
 	}
 	sbom.Sort(d.Packages)
+	if doc.FileListing != nil {
+		fl := *doc.FileListing
+		fl.Files = slices.Clone(fl.Files)
+		if fl.Files == nil {
+			fl.Files = []sbom.File{}
+		}
+		sbom.SortFiles(fl.Files)
+		d.FileListing = &fl
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	// Package names and licence texts may contain <, > and &: keep them
@@ -85,5 +95,39 @@ func decode(r io.Reader, limit int64) (*sbom.SBOM, error) {
 			return nil, fmt.Errorf("json: package %d: empty name", i)
 		}
 	}
+	if err := checkListing(doc.FileListing); err != nil {
+		return nil, fmt.Errorf("json: fileListing: %w", err)
+	}
 	return &doc, nil
+}
+
+// checkListing rejects a file listing whose entries a reader could not use
+// safely: every path absolute and clean, a known type and scope, and a
+// complete listing never marked truncated.
+func checkListing(fl *sbom.FileListing) error {
+	if fl == nil {
+		return nil
+	}
+	switch fl.Scope {
+	case sbom.FilesExecutable, sbom.FilesAll:
+	default:
+		return fmt.Errorf("unknown scope %q", fl.Scope)
+	}
+	if fl.Complete && (fl.Truncated || len(fl.Gaps) > 0) {
+		return errors.New("marked complete but truncated or with gaps")
+	}
+	for i, f := range fl.Files {
+		if f.Path == "" || f.Path[0] != '/' || path.Clean(f.Path) != f.Path {
+			return fmt.Errorf("file %d: path %q is not absolute and clean", i, f.Path)
+		}
+		switch f.Type {
+		case sbom.FileRegular, sbom.FileSymlink:
+		default:
+			return fmt.Errorf("file %d (%s): unknown type %q", i, f.Path, f.Type)
+		}
+		if f.Type == sbom.FileSymlink && f.LinkTarget == "" {
+			return fmt.Errorf("file %d (%s): symlink without a target", i, f.Path)
+		}
+	}
+	return nil
 }
