@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -17,6 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/bulkhead-sec/bulkhead/internal/inspect"
+	"github.com/bulkhead-sec/bulkhead/internal/runtime/drift"
 	"github.com/bulkhead-sec/bulkhead/internal/runtime/output"
 	"github.com/bulkhead-sec/bulkhead/internal/runtime/prevent"
 	"github.com/bulkhead-sec/bulkhead/internal/runtime/rules"
@@ -47,6 +50,8 @@ type sensorFlags struct {
 	metricsAddr  string
 	workers      int
 	fallback     bool
+	imageSBOMs   string
+	imageScan    bool
 	// forceFallback skips eBPF (tests of the fallback path).
 	forceFallback bool
 }
@@ -83,6 +88,8 @@ containers run in learn, monitor or protect mode (see docs/runtime.md).`,
 	fl.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics (events, alerts, lost events) on this address")
 	fl.IntVar(&f.workers, "workers", 0, "rule evaluation goroutines (default: one per CPU)")
 	fl.BoolVar(&f.fallback, "fallback", true, "when eBPF cannot load, fall back to the proc connector (exec/fork/exit) and fanotify (file opens)")
+	fl.StringVar(&f.imageSBOMs, "image-sboms", "", "directory of image SBOMs made with 'bulkhead sbom --files -o json' (<image id>.json): drift from the image's file list")
+	fl.BoolVar(&f.imageScan, "image-scan", true, "when a container's writable layer is not visible and no SBOM is given, scan its image (layer cache) for its file list")
 	fl.BoolVar(&f.forceFallback, "force-fallback", false, "use the proc-connector fallback even if eBPF would load")
 	_ = fl.MarkHidden("force-fallback")
 	return cmd
@@ -214,6 +221,11 @@ func runSensor(ctx context.Context, g *globals, f *sensorFlags) error {
 		containers = sensor.NewContainers(insp, g.log)
 	} else {
 		containers = sensor.NewContainers(nil, g.log)
+	}
+	if d, err := driftProvider(g, f); err != nil {
+		return err
+	} else if d != nil {
+		containers.SetDrift(d)
 	}
 	var resp *prevent.Responder
 	if pol != nil {
@@ -393,4 +405,34 @@ func serveSensorMetrics(addr string, counters func() (sensor.Counters, error), s
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	return srv, nil
+}
+
+// driftProvider gives the sensor the images' file lists (docs/drift.md):
+// from --image-sboms, else (--image-scan) by scanning the image through
+// the Engine API with the layer cache. nil when neither is on.
+func driftProvider(g *globals, f *sensorFlags) (*drift.Provider, error) {
+	opts := []drift.Option{drift.WithLogger(g.log)}
+	if f.imageSBOMs != "" {
+		opts = append(opts, drift.WithSBOMDir(f.imageSBOMs))
+	}
+	if f.imageScan {
+		var io []inspect.Option
+		if !g.noCache {
+			c, err := inspect.NewDirCacheLimit(filepath.Join(g.cacheDir, "layers"), g.cacheMax)
+			if err != nil {
+				g.log.Warn("layer cache disabled", "err", err)
+			} else {
+				io = append(io, inspect.WithCache(c))
+			}
+		}
+		opts = append(opts, drift.WithScanner(drift.DockerScanner{Options: append(io, inspect.WithLogger(g.log))}))
+	}
+	if f.imageSBOMs == "" && !f.imageScan {
+		return nil, nil
+	}
+	p, err := drift.NewProvider(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("--image-sboms: %w", err)
+	}
+	return p, nil
 }

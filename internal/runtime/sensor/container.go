@@ -29,6 +29,9 @@ type Container struct {
 	Labels      map[string]string
 	Mounts      []Mount
 	Started     time.Time
+	// drift answers from the image's file list when the writable layer
+	// is not visible (SetDrift).
+	drift DriftSource
 	// upper is the writable layer directory on the host, when the storage
 	// driver reports one (overlay2, fuse-overlayfs).
 	upper string
@@ -38,6 +41,14 @@ type Container struct {
 type Mount struct {
 	Source, Dest, Mode, Propagation string
 	RW                              bool
+}
+
+// DriftSource says whether an executable was absent from a container's
+// image, from the image's file list (internal/runtime/drift.Provider
+// implements it without blocking: known is false until the list is
+// loaded).
+type DriftSource interface {
+	Peek(imageID, exe string) (drift, known bool)
 }
 
 // Inspector returns container metadata by id. The Docker implementation
@@ -57,6 +68,15 @@ type Containers struct {
 	byCgroup map[uint64]string // "" for host
 	byID     map[string]*Container
 	proc     string
+	drift    DriftSource
+}
+
+// SetDrift makes containers resolved from now on answer drift from their
+// image's file list when their writable layer is not visible.
+func (c *Containers) SetDrift(d DriftSource) {
+	c.mu.Lock()
+	c.drift = d
+	c.mu.Unlock()
 }
 
 // NewContainers returns a resolver using insp for metadata (nil: ids only).
@@ -187,6 +207,7 @@ func (c *Containers) container(id string) *Container {
 		}
 	}
 	c.mu.Lock()
+	ct.drift = c.drift
 	c.byID[id] = ct
 	c.mu.Unlock()
 	return ct
@@ -199,12 +220,17 @@ func (c *Containers) Forget(id string) {
 	c.mu.Unlock()
 }
 
-// InUpperLayer reports whether path (inside the container) exists in the
-// container's writable layer, i.e. was written after the container started.
-// known is false when the storage driver does not expose the layer.
+// InUpperLayer reports whether path (inside the container) was written
+// after the container started: it exists in the container's writable
+// layer or, when the storage driver does not expose that layer, it is
+// missing from the image's file list (SetDrift). known is false when
+// neither can tell.
 func (ct *Container) InUpperLayer(path string) (in, known bool) {
-	if ct == nil || ct.upper == "" || path == "" {
+	if ct == nil || path == "" {
 		return false, false
+	}
+	if ct.upper == "" {
+		return ct.notInImage(path)
 	}
 	root, err := os.OpenRoot(ct.upper)
 	if err != nil {
@@ -277,4 +303,21 @@ func splitImageRef(ref string) (repo, tag, digest string) {
 		tag = "latest"
 	}
 	return repo, tag, digest
+}
+
+// notInImage answers drift from the image's file list: a path missing
+// from the image was written after the container started. Paths under a
+// mount come from the host or a volume, not the image: unknown.
+func (ct *Container) notInImage(path string) (drift, known bool) {
+	if ct.drift == nil || ct.ImageID == "" {
+		return false, false
+	}
+	p := filepath.Clean("/" + path)
+	for _, m := range ct.Mounts {
+		d := filepath.Clean("/" + m.Dest)
+		if p == d || strings.HasPrefix(p, strings.TrimSuffix(d, "/")+"/") {
+			return false, false
+		}
+	}
+	return ct.drift.Peek(ct.ImageID, p)
 }

@@ -1,12 +1,15 @@
 package sensor
 
 import (
+	"context"
 	"encoding/binary"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -327,4 +330,51 @@ func FuzzDecodeRecord(f *testing.F) {
 			t.Fatalf("strings beyond their fields: %d %d %d", len(ev.Str0), len(ev.Str1), len(ev.Comm))
 		}
 	})
+}
+
+// imageFiles is a DriftSource over a fixed file list per image.
+type imageFiles map[string][]string
+
+func (f imageFiles) Peek(imageID, exe string) (bool, bool) {
+	files, ok := f[imageID]
+	if !ok {
+		return false, false
+	}
+	return !slices.Contains(files, exe), true
+}
+
+type staticInspector map[string]*Container
+
+func (s staticInspector) Inspect(_ context.Context, id string) (*Container, error) {
+	c := *s[id]
+	return &c, nil
+}
+
+// TestDriftFromImageFiles: without a visible writable layer, an
+// executable missing from the image's file list is drift; one under a
+// mount, or in an image whose list is unknown, is not known either way.
+func TestDriftFromImageFiles(t *testing.T) {
+	id1, id2 := strings.Repeat("a", 64), strings.Repeat("b", 64)
+	cs := NewContainers(staticInspector{
+		id1: {ID: id1, ImageID: "sha256:img1", Mounts: []Mount{{Source: "/srv", Dest: "/data"}}},
+		id2: {ID: id2, ImageID: "sha256:other"},
+	}, nil)
+	cs.SetDrift(imageFiles{"sha256:img1": {"/bin/sh", "/usr/bin/apt"}})
+	ct, other := cs.container(id1), cs.container(id2)
+	for _, c := range []struct {
+		ct          *Container
+		path        string
+		drift, know bool
+	}{
+		{ct, "/bin/sh", false, true},
+		{ct, "/usr/bin/../bin/apt", false, true},
+		{ct, "/tmp/dropped", true, true},
+		{ct, "/data/tool", false, false},
+		{other, "/tmp/dropped", false, false},
+	} {
+		drift, known := c.ct.InUpperLayer(c.path)
+		if drift != c.drift || known != c.know {
+			t.Errorf("%s in %s: drift=%v known=%v, want %v %v", c.path, c.ct.ImageID, drift, known, c.drift, c.know)
+		}
+	}
 }
