@@ -93,6 +93,23 @@ func runServer(ctx context.Context, g *globals, o *serverOptions) error {
 		return err
 	}
 	log.Info("container index loaded", "containers", n, "took", time.Since(start).Round(time.Millisecond))
+	// Queries bring the index up to date first; a sync every few seconds
+	// as well keeps each catch-up small while agents report and nobody
+	// asks.
+	go func() {
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if _, err := st.LoadIndex(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("container index sync failed", "err", err)
+			}
+		}
+	}()
 	if secret := os.Getenv("BULKHEAD_ADMIN_TOKEN"); secret != "" {
 		created, err := server.SeedAdminToken(ctx, st, secret, time.Now())
 		if err != nil {
