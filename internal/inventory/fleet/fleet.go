@@ -63,6 +63,7 @@ type Index struct {
 	hostPkgs  map[uint32][]uint32
 	pkgImages map[uint32]*roaring.Bitmap
 	pkgHosts  map[uint32]*roaring.Bitmap
+	imageTags map[uint32][]string
 }
 
 // New returns an empty index.
@@ -73,6 +74,20 @@ func New() *Index {
 		byLabel: map[kv]*roaring.Bitmap{}, byKey: map[uint32]*roaring.Bitmap{},
 		imagePkgs: map[uint32][]uint32{}, hostPkgs: map[uint32][]uint32{},
 		pkgImages: map[uint32]*roaring.Bitmap{}, pkgHosts: map[uint32]*roaring.Bitmap{},
+		imageTags: map[uint32][]string{},
+	}
+}
+
+// SetImageTags records images' repo tags (listed with impact answers).
+func (ix *Index) SetImageTags(m map[string][]string) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for id, tags := range m {
+		if len(tags) == 0 {
+			delete(ix.imageTags, ix.intern(id))
+			continue
+		}
+		ix.imageTags[ix.intern(id)] = tags
 	}
 }
 
@@ -483,6 +498,7 @@ type ImpactQuery struct {
 // holds.
 type ImageHit struct {
 	ID         string
+	Tags       []string
 	Containers int
 	Keys       []string
 }
@@ -568,7 +584,7 @@ func (ix *Index) Impact(q ImpactQuery) Impact {
 		return ks
 	}
 	for _, n := range ix.firstByName(imageIDs, limit) {
-		out.ImageHits = append(out.ImageHits, ImageHit{ID: ix.strs[n], Containers: int(perImage[n]), Keys: held(ix.pkgImages, n)})
+		out.ImageHits = append(out.ImageHits, ImageHit{ID: ix.strs[n], Tags: ix.imageTags[n], Containers: int(perImage[n]), Keys: held(ix.pkgImages, n)})
 	}
 
 	// Containers: the first images with selected containers, in id order.

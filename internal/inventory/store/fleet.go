@@ -133,7 +133,7 @@ func (s *SQL) fleet(ctx context.Context) (*fleet.Index, error) {
 		return nil, fmt.Errorf("container index: change position: %w", err)
 	}
 	var changes []fleetChange
-	var imagePkgs, hostPkgs map[string][]string
+	var imagePkgs, hostPkgs, imageTags map[string][]string
 	var pkgChgs []int64 // change numbers of the images and hosts read
 	if !f.loaded {
 		if changes, err = readContainerChanges(ctx, tx, "SELECT "+fleetCols+" FROM containers"); err != nil {
@@ -145,12 +145,18 @@ func (s *SQL) fleet(ctx context.Context) (*fleet.Index, error) {
 		if hostPkgs, err = readPackageSets(ctx, tx, nil, "", "SELECT host, pkey FROM host_packages"); err != nil {
 			return nil, err
 		}
+		if imageTags, err = readTags(ctx, tx, "SELECT id, repo_tags FROM images"); err != nil {
+			return nil, err
+		}
 	} else {
 		if changes, err = readContainerChanges(ctx, tx, "SELECT "+fleetCols+" FROM containers"+where); err != nil {
 			return nil, err
 		}
 		if imagePkgs, err = readPackageSets(ctx, tx, &pkgChgs, "SELECT id, pkg_chg FROM images"+pkgWhere,
 			"SELECT image_id, pkey FROM image_packages WHERE image_id IN (SELECT id FROM images"+pkgWhere+")"); err != nil {
+			return nil, err
+		}
+		if imageTags, err = readTags(ctx, tx, "SELECT id, repo_tags FROM images"+pkgWhere); err != nil {
 			return nil, err
 		}
 		if hostPkgs, err = readPackageSets(ctx, tx, &pkgChgs, "SELECT name, pkg_chg FROM hosts"+pkgWhere,
@@ -206,6 +212,7 @@ func (s *SQL) fleet(ctx context.Context) (*fleet.Index, error) {
 	}
 	flush()
 	f.idx.SetImagePackages(imagePkgs)
+	f.idx.SetImageTags(imageTags)
 	f.idx.SetHostPackages(hostPkgs)
 	if s.backend == "postgres" {
 		seen := map[int64]bool{}
@@ -286,6 +293,32 @@ func readPackageSets(ctx context.Context, tx *sql.Tx, chgs *[]int64, owners, pai
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("container index: packages: %w", err)
+	}
+	return out, nil
+}
+
+// readTags reads (image id, repo tags JSON) rows.
+func readTags(ctx context.Context, tx *sql.Tx, q string) (map[string][]string, error) {
+	rows, err := tx.QueryContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("container index: tags: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var id string
+		var tags sql.RawBytes
+		if err := rows.Scan(&id, &tags); err != nil {
+			return nil, fmt.Errorf("container index: tags: %w", err)
+		}
+		var ts []string
+		if err := json.Unmarshal(tags, &ts); err != nil {
+			return nil, fmt.Errorf("container index: image %s: stored tags: %w", id, err)
+		}
+		out[id] = ts
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("container index: tags: %w", err)
 	}
 	return out, nil
 }

@@ -116,34 +116,10 @@ func (s *SQL) Impact(ctx context.Context, vulnID string, q Query) (*api.Impact, 
 		return ps
 	}
 	for _, h := range ci.ImageHits {
-		out.Images = append(out.Images, api.ImpactImage{ID: h.ID, Containers: h.Containers, Packages: packages(h.Keys)})
+		out.Images = append(out.Images, api.ImpactImage{ID: h.ID, RepoTags: h.Tags, Containers: h.Containers, Packages: packages(h.Keys)})
 	}
 	for _, h := range ci.HostHits {
 		out.Hosts = append(out.Hosts, api.ImpactHost{Name: h.Name, Containers: h.Containers, Packages: packages(h.Keys)})
-	}
-	// Tags of the listed images only.
-	if len(out.Images) > 0 {
-		ids := make([]any, len(out.Images))
-		at := map[string]int{}
-		for i, im := range out.Images {
-			ids[i], at[im.ID] = im.ID, i
-		}
-		trows, err := s.r.QueryContext(ctx, "SELECT id, repo_tags FROM images WHERE id IN ("+placeholders(1, len(ids))+")", ids...)
-		if err != nil {
-			return nil, err
-		}
-		for trows.Next() {
-			var id, tags string
-			if err := trows.Scan(&id, &tags); err != nil {
-				trows.Close()
-				return nil, err
-			}
-			_ = json.Unmarshal([]byte(tags), &out.Images[at[id]].RepoTags)
-		}
-		trows.Close()
-		if err := trows.Err(); err != nil {
-			return nil, err
-		}
 	}
 	out.Truncated = len(out.Containers) < out.TotalContainers || len(out.Images) < out.TotalImages || len(out.Hosts) < out.TotalHosts
 	return out, nil

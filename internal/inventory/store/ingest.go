@@ -420,9 +420,15 @@ func (it *ingestTx) image(im *api.Image) error {
 		}
 	} else {
 		// Tags move between images; the newest observation's list wins.
+		// The change number tells the container index of new tags.
+		chg, err := it.change()
+		if err != nil {
+			return err
+		}
 		_, err = tx.ExecContext(ctx, `UPDATE images SET repo_tags = CASE WHEN $2 = '[]' THEN repo_tags ELSE $2 END,
-			repo_digests = CASE WHEN $3 = '[]' THEN repo_digests ELSE $3 END, last_seen = $4 WHERE id = $1`,
-			im.ID, jsonText(im.RepoTags), jsonText(im.RepoDigests), it.now)
+			repo_digests = CASE WHEN $3 = '[]' THEN repo_digests ELSE $3 END, last_seen = $4,
+			pkg_chg = CASE WHEN $2 = '[]' THEN pkg_chg ELSE $5 END WHERE id = $1`,
+			im.ID, jsonText(im.RepoTags), jsonText(im.RepoDigests), it.now, chg)
 		if err != nil {
 			return err
 		}

@@ -424,6 +424,14 @@ func TestIndexFollowsWriters(t *testing.T) {
 		if imp.TotalContainers != 2 || imp.TotalImages != 2 || ids(imp.Images, func(i api.ImpactImage) string { return i.ID })[1] != imgID(5) {
 			t.Fatalf("b's impact after a new image: %d containers, images %+v", imp.TotalContainers, imp.Images)
 		}
+		// A new tag on a stored image reaches b's answers too.
+		ingest(t, a, bc.batch("host-c", api.Item{Type: api.ItemImage, Image: &api.Image{ID: imgID(5), RepoTags: []string{"shop/api:3", "shop/api:stable"}}}), fakeMatch)
+		if imp, err = b.Impact(ctx, "CVE-2021-23337", store.Query{}); err != nil {
+			t.Fatal(err)
+		}
+		if tags := imp.Images[1].RepoTags; !slices.Equal(tags, []string{"shop/api:3", "shop/api:stable"}) {
+			t.Fatalf("b's impact after a retag: tags %v", tags)
+		}
 		if imp, err = b.Impact(ctx, "CVE-2024-0001", store.Query{}); err != nil {
 			t.Fatal(err)
 		}
@@ -518,6 +526,9 @@ func testImpact(t *testing.T, s *store.SQL) {
 			}
 			if len(imp.Images) != 1 || imp.TotalImages != 1 || imp.TotalHosts != 2 || imp.Images[0].ID != imgID(1) || imp.Images[0].Containers != 1 {
 				t.Fatalf("%s: images %+v", id, imp.Images)
+			}
+			if tags := imp.Images[0].RepoTags; !slices.Equal(tags, []string{"shop/web:1.0", "shop/web:latest"}) {
+				t.Fatalf("%s: image tags %v", id, tags)
 			}
 			p := imp.Images[0].Packages[0]
 			if p.Name != "libssl3" || p.InstalledVersion != "3.0.11-1" || !slices.Equal(p.FixedVersions, []string{"3.0.14-1"}) {
