@@ -340,6 +340,51 @@ func TestAlertHandler(t *testing.T) {
 	}
 }
 
+// TestAlertWriter feeds alert lines the way an in-process sensor's JSON
+// output writes them, split at arbitrary points: every complete line is
+// queued once, a bad line is an error, nothing is queued twice.
+func TestAlertWriter(t *testing.T) {
+	srv := newServer(t)
+	eng := newEngine()
+	a, cancel, done := startAgent(t, t.TempDir(), eng, srv, &fakeScanner{})
+	defer a.Close()
+	w := a.AlertWriter()
+	lines := `{"rule":"Rule one","priority":"Warning","output_fields":{"container.id":"host"}}
+{"rule":"Rule two","priority":"Notice","output_fields":{}}
+`
+	for _, part := range []string{lines[:20], lines[20:90], lines[90:]} {
+		if n, err := w.Write([]byte(part)); err != nil || n != len(part) {
+			t.Fatalf("write %q: %d %v", part, n, err)
+		}
+	}
+	if _, err := w.Write([]byte("{\"priority\":\"x\"}\n")); err == nil {
+		t.Error("an alert without a rule was accepted")
+	}
+	waitFor(t, "alerts delivered", func() bool {
+		n := 0
+		for _, it := range srv.snapshot() {
+			if it.Alert != nil {
+				n++
+			}
+		}
+		return n == 2
+	})
+	cancel()
+	<-done
+	var rules []string
+	for _, it := range srv.snapshot() {
+		if it.Alert != nil {
+			rules = append(rules, it.Alert.Rule)
+		}
+	}
+	if strings.Join(rules, ",") != "Rule one,Rule two" {
+		t.Errorf("alerts %v", rules)
+	}
+	if st := a.Stats(); st.Alerts != 2 {
+		t.Errorf("stats count %d alerts, want 2", st.Alerts)
+	}
+}
+
 type fakeChecker struct{ runs atomic.Int32 }
 
 func (c *fakeChecker) Check(context.Context) (*CheckReport, error) {

@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/bulkhead-sec/bulkhead/internal/agent/queue"
@@ -45,27 +47,76 @@ func (a *Agent) AlertHandler() http.Handler {
 			http.Error(w, fmt.Sprintf("alert body: %v (limit %d bytes)", err, maxAlertBody), http.StatusRequestEntityTooLarge)
 			return
 		}
-		alerts, err := a.parseAlerts(body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
+		if _, err := a.TakeAlerts(body); err != nil {
+			code := http.StatusServiceUnavailable
+			if errors.Is(err, errBadAlerts) {
+				code = http.StatusBadRequest
+			}
+			http.Error(w, err.Error(), code)
 			return
 		}
-		items := make([]api.Item, len(alerts))
-		classes := make([]queue.Class, len(alerts))
-		keys := make([]string, len(alerts))
-		for i := range alerts {
-			items[i] = api.Item{Time: alerts[i].Time, Type: api.ItemAlert, Alert: &alerts[i]}
-			classes[i] = queue.ClassEvent
-		}
-		if err := a.enqueue(items, classes, keys, nil); err != nil {
-			http.Error(w, "queue: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		a.mu.Lock()
-		a.alertsTaken += len(alerts)
-		a.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	})
+}
+
+// errBadAlerts marks a body that is not Falco JSON alerts.
+var errBadAlerts = errors.New("bad alerts")
+
+// TakeAlerts queues runtime alerts given in Falco's JSON format (one object
+// per line) for the server, as the HTTP handler does, and returns how many
+// it took. It returns once they are on disk.
+func (a *Agent) TakeAlerts(body []byte) (int, error) {
+	alerts, err := a.parseAlerts(body)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", errBadAlerts, err)
+	}
+	items := make([]api.Item, len(alerts))
+	classes := make([]queue.Class, len(alerts))
+	keys := make([]string, len(alerts))
+	for i := range alerts {
+		items[i] = api.Item{Time: alerts[i].Time, Type: api.ItemAlert, Alert: &alerts[i]}
+		classes[i] = queue.ClassEvent
+	}
+	if err := a.enqueue(items, classes, keys, nil); err != nil {
+		return 0, fmt.Errorf("queue: %w", err)
+	}
+	a.mu.Lock()
+	a.alertsTaken += len(alerts)
+	a.mu.Unlock()
+	return len(alerts), nil
+}
+
+// AlertWriter returns a writer that takes Falco JSON alert lines (what
+// the sensor's JSON output writes) and queues each complete line with
+// TakeAlerts: an in-process sensor uses the same path as one posting to
+// AlertHandler. It is safe for concurrent use.
+func (a *Agent) AlertWriter() io.Writer { return &alertWriter{a: a} }
+
+type alertWriter struct {
+	a    *Agent
+	mu   sync.Mutex
+	part []byte // a line not yet complete
+}
+
+func (w *alertWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.part = append(w.part, p...)
+	i := bytes.LastIndexByte(w.part, '\n')
+	if i < 0 {
+		if len(w.part) > maxAlertBody {
+			w.part = w.part[:0]
+			return 0, fmt.Errorf("%w: line longer than %d bytes", errBadAlerts, maxAlertBody)
+		}
+		return len(p), nil
+	}
+	lines := w.part[:i+1]
+	_, err := w.a.TakeAlerts(lines)
+	w.part = append(w.part[:0], w.part[i+1:]...)
+	if err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 func (a *Agent) parseAlerts(body []byte) ([]api.Alert, error) {

@@ -21,6 +21,9 @@ import (
 	dockercheck "github.com/bulkhead-sec/bulkhead/internal/compliance/docker"
 	"github.com/bulkhead-sec/bulkhead/internal/inspect"
 	"github.com/bulkhead-sec/bulkhead/internal/inventory/api"
+	"github.com/bulkhead-sec/bulkhead/internal/runtime/output"
+	"github.com/bulkhead-sec/bulkhead/internal/runtime/rules"
+	"github.com/bulkhead-sec/bulkhead/internal/runtime/sensor"
 	"github.com/bulkhead-sec/bulkhead/internal/sbom"
 	"github.com/bulkhead-sec/bulkhead/internal/source"
 	"github.com/bulkhead-sec/bulkhead/internal/vuln/match"
@@ -44,6 +47,8 @@ func agentCommand(g *globals) *cobra.Command {
 		tlsKey       string
 		retryMax     time.Duration
 		noChecks     bool
+		runSensor    bool
+		sensorRules  []string
 	)
 	cmd := &cobra.Command{
 		Use:   "agent --server URL --token TOKEN",
@@ -60,7 +65,12 @@ The token is an agent token an admin issued ('bulkhead token create --kind
 agent --name NODE', or POST /api/v1/tokens); it may also come from
 BULKHEAD_AGENT_TOKEN, which keeps it out of the process list.
 Vulnerabilities are matched by the server; the agent matches locally (with
---db) only when the server has no advisory database.`,
+--db) only when the server has no advisory database.
+
+With --sensor the agent also runs the runtime sensor of 'bulkhead sensor'
+in its own process (root, eBPF; the built-in ruleset or --rules FILE...)
+and sends its alerts to the server as runtime findings, through the same
+queue as alerts received with --alerts-listen.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			g.quiet = true // no progress line from scans
@@ -119,6 +129,24 @@ Vulnerabilities are matched by the server; the agent matches locally (with
 			}
 			defer a.Close()
 			ctx := cmd.Context()
+			if runSensor {
+				as, err := startAgentSensor(g, a, sensorRules)
+				if err != nil {
+					return err
+				}
+				sctx, stop := context.WithCancel(ctx)
+				sdone := make(chan struct{})
+				go func() {
+					defer close(sdone)
+					as.run(sctx)
+				}()
+				defer func() {
+					stop()
+					<-sdone
+				}()
+			} else if len(sensorRules) > 0 {
+				return errors.New("--rules needs --sensor")
+			}
 			if alertsListen != "" {
 				ln, err := net.Listen("tcp", alertsListen)
 				if err != nil {
@@ -149,6 +177,8 @@ Vulnerabilities are matched by the server; the agent matches locally (with
 	f.StringVar(&hostname, "hostname", "", "host name to report (default: the Docker Engine's)")
 	f.StringVar(&dbPath, "db", "", "local advisory database, used only when the server has none (default "+defaultDBPath()+" when present)")
 	f.StringVar(&alertsListen, "alerts-listen", "", "accept runtime alerts (Falco JSON, e.g. from 'bulkhead sensor --http-output') on this address and forward them")
+	f.BoolVar(&runSensor, "sensor", false, "also run the runtime sensor in this process (root, eBPF) and send its alerts as runtime findings")
+	f.StringSliceVar(&sensorRules, "rules", nil, "with --sensor: rules file (repeatable, Falco's format); default: the built-in ruleset")
 	f.StringVar(&tlsCA, "tls-ca", "", "CA certificate file to verify the server")
 	f.StringVar(&tlsCert, "tls-cert", "", "client certificate file (mTLS)")
 	f.StringVar(&tlsKey, "tls-key", "", "client key file (mTLS)")
@@ -284,4 +314,68 @@ func (c *dockerChecker) Check(ctx context.Context) (*agent.CheckReport, error) {
 		}
 	}
 	return rep, nil
+}
+
+// agentSensor is `bulkhead sensor` inside the agent: the same rules, plan,
+// event source (eBPF, or the fallback) and pipeline, with alerts written as
+// Falco JSON into the agent's alert path (agent.TakeAlerts), exactly what
+// --alerts-listen does with a separate sensor's HTTP output.
+type agentSensor struct {
+	g        *globals
+	src      eventSource
+	counters func() (sensor.Counters, error)
+	eng      *rules.Engine
+	en       *sensor.Enricher
+	out      output.Output
+}
+
+// startAgentSensor loads the rules and attaches the sensor; an error (bad
+// rules, neither eBPF nor the fallback available) stops the agent from
+// starting, since --sensor asked for it.
+func startAgentSensor(g *globals, a *agent.Agent, ruleFiles []string) (*agentSensor, error) {
+	f := &sensorFlags{rules: ruleFiles, fallback: true}
+	rs, err := loadSensorRules(f)
+	if err != nil {
+		return nil, fmt.Errorf("--sensor: %w", err)
+	}
+	eng := rules.NewEngine(rs, rules.WithHostname(hostname()))
+	src, counters, err := openSource(g, planSensor(eng, f, nil), f.fallback, false)
+	if err != nil {
+		return nil, fmt.Errorf("--sensor: %w", err)
+	}
+	fmt.Fprintf(g.stderr, "sensor: %d rules loaded (%d evaluated), %d skipped; alerts go to the server\n", len(rs.Rules), len(eng.Rules()), len(rs.Skipped))
+	var containers *sensor.Containers
+	if insp, err := sensor.NewDockerInspector(); err == nil {
+		containers = sensor.NewContainers(insp, g.log)
+	} else {
+		g.log.Warn("sensor: no Docker Engine client: containers are identified by id only", "err", err)
+		containers = sensor.NewContainers(nil, g.log)
+	}
+	return &agentSensor{g: g, src: src, counters: counters, eng: eng, en: sensor.NewEnricher(containers, hostname()),
+		out: output.NewJSON(a.AlertWriter())}, nil
+}
+
+// run evaluates events until ctx ends, then prints the sensor's summary.
+func (s *agentSensor) run(ctx context.Context) {
+	go func() {
+		<-ctx.Done()
+		s.src.Close() // unblocks Read
+	}()
+	go watchLost(ctx, s.g, s.counters)
+	var st sensor.Stats
+	h := func(ev *sensor.Event, alerts []rules.Alert) {
+		for i := range alerts {
+			appendContainerOutput(&alerts[i], ev)
+			if err := s.out.Send(alerts[i]); err != nil {
+				s.g.log.Warn("sensor: alert not queued for the server", "rule", alerts[i].Rule, "err", err)
+			}
+		}
+	}
+	if err := sensor.Run(ctx, s.src, s.en, s.eng, 0, h, &st); err != nil {
+		s.g.log.Error("sensor stopped", "err", err)
+	}
+	s.out.Close()
+	if c, err := s.counters(); err == nil {
+		fmt.Fprintf(s.g.stderr, "sensor: %d events, %d alerts, %d opens filtered in the kernel, %d lost\n", st.Events.Load(), st.Alerts.Load(), c.Filtered, c.Lost)
+	}
 }

@@ -19,7 +19,12 @@ const (
 )
 
 // Flags set by the kernel program.
-const flagExeMemfd = 1 << 0
+const (
+	flagExeMemfd = 1 << 0
+	// flagPathResolved: Str1 is Str0 made absolute by the kernel (from the
+	// directory fd or the working directory, as the task sees them).
+	flagPathResolved = 1 << 1
+)
 
 // RawEvent is one decoded ring-buffer record, before enrichment.
 type RawEvent struct {
@@ -45,10 +50,12 @@ type RawEvent struct {
 var errShort = errors.New("short record")
 
 // DecodeRecord parses one record. It copies what it keeps, so rec may be
-// reused by the caller.
+// reused by the caller. The kernel sends only the used part of a syscall
+// record (the header and str0, or up to the end of str1), so a record may
+// be shorter than recSize; an exec record is always complete.
 func DecodeRecord(rec []byte) (RawEvent, error) {
-	if len(rec) < recSize {
-		return RawEvent{}, fmt.Errorf("%w: %d bytes, want %d", errShort, len(rec), recSize)
+	if len(rec) < offStr0 {
+		return RawEvent{}, fmt.Errorf("%w: %d bytes, want at least %d", errShort, len(rec), offStr0)
 	}
 	le := binary.LittleEndian
 	var e RawEvent
@@ -70,11 +77,11 @@ func DecodeRecord(rec []byte) (RawEvent, error) {
 	len1 := int(le.Uint16(rec[106:]))
 	argvLen := int(le.Uint32(rec[108:]))
 	e.Comm = cstring(rec[offComm : offComm+16])
-	e.Str0 = cstring(rec[offStr0 : offStr0+min(len0, 256)])
+	e.Str0 = cstring(field(rec, offStr0, len0))
 	if isSockCall(e.Type) {
-		e.Str1 = string(rec[offStr1 : offStr1+min(len1, 256)])
+		e.Str1 = string(field(rec, offStr1, len1))
 	} else {
-		e.Str1 = cstring(rec[offStr1 : offStr1+min(len1, 256)])
+		e.Str1 = cstring(field(rec, offStr1, len1))
 	}
 	if e.Type == typeExec {
 		if len(rec) < recExecSize {
@@ -83,6 +90,16 @@ func DecodeRecord(rec []byte) (RawEvent, error) {
 		e.Argv = splitArgv(rec[recSize : recSize+min(argvLen, 1024)])
 	}
 	return e, nil
+}
+
+// field returns the n bytes of a 256-byte string field at off, cut to what
+// the record holds.
+func field(rec []byte, off, n int) []byte {
+	end := min(off+min(n, 256), len(rec))
+	if end <= off {
+		return nil
+	}
+	return rec[off:end]
 }
 
 func isSockCall(t uint32) bool {

@@ -39,6 +39,11 @@ type FileWatcher struct {
 
 	mu     sync.Mutex
 	marked map[[2]uint64]bool // (dev, ino) of root directories marked
+	// rootCgroup maps the device of a container's root mount to the
+	// container's cgroup key (as fillFromProc computes it), so that a file
+	// event of a process gone before /proc could be read is still
+	// attributed; 0 where two cgroups share a device.
+	rootCgroup map[uint64]uint64
 }
 
 // OpenFileWatcher creates the group (CAP_SYS_ADMIN) and marks the root
@@ -49,11 +54,12 @@ func OpenFileWatcher() (*FileWatcher, error) {
 		return nil, fmt.Errorf("fanotify_init: %w", err)
 	}
 	w := &FileWatcher{
-		fd:     fd,
-		self:   int32(os.Getpid()),
-		mask:   unix.FAN_OPEN | unix.FAN_CLOSE_WRITE,
-		buf:    make([]byte, 64<<10),
-		marked: map[[2]uint64]bool{},
+		fd:         fd,
+		self:       int32(os.Getpid()),
+		mask:       unix.FAN_OPEN | unix.FAN_CLOSE_WRITE,
+		buf:        make([]byte, 64<<10),
+		marked:     map[[2]uint64]bool{},
+		rootCgroup: map[uint64]uint64{},
 	}
 	if err := unix.FanotifyMark(fd, unix.FAN_MARK_ADD|unix.FAN_MARK_FILESYSTEM, w.mask, unix.AT_FDCWD, "/"); err != nil {
 		unix.Close(fd)
@@ -62,6 +68,7 @@ func OpenFileWatcher() (*FileWatcher, error) {
 	if st, err := os.Stat("/"); err == nil {
 		if sys, ok := st.Sys().(*unix.Stat_t); ok {
 			w.marked[[2]uint64{sys.Dev, sys.Ino}] = true
+			w.rootCgroup[sys.Dev] = 0 // the host's: many cgroups
 		}
 	}
 	return w, nil
@@ -77,8 +84,15 @@ func (w *FileWatcher) WatchProcessRoot(pid uint32) error {
 		return err // the process is gone
 	}
 	key := [2]uint64{st.Dev, st.Ino}
+	var probe RawEvent
+	fillCgroupFromProc(&probe, pid)
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if cg, seen := w.rootCgroup[st.Dev]; !seen {
+		w.rootCgroup[st.Dev] = probe.CgroupID
+	} else if cg != probe.CgroupID {
+		w.rootCgroup[st.Dev] = 0
+	}
 	if w.marked[key] {
 		return nil
 	}
@@ -168,6 +182,8 @@ func (w *FileWatcher) parse(b []byte) []RawEvent {
 			continue
 		}
 		p, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(int(fd)))
+		var st unix.Stat_t
+		statErr := unix.Fstat(int(fd), &st)
 		unix.Close(int(fd))
 		if err != nil || pid == w.self || pid <= 0 {
 			continue
@@ -184,6 +200,13 @@ func (w *FileWatcher) parse(b []byte) []RawEvent {
 		e.Args[0] = uint64(dirfd) // as the kernel records carry it
 		e.Args[2] = acc
 		fillFromProc(&e, uint32(pid))
+		if e.CgroupID == 0 && statErr == nil {
+			// The process is gone: the container whose root the file
+			// is on.
+			w.mu.Lock()
+			e.CgroupID = w.rootCgroup[st.Dev]
+			w.mu.Unlock()
+		}
 		out = append(out, e)
 	}
 	return out

@@ -95,20 +95,34 @@ func TestProcConnectorFallback(t *testing.T) {
 	}
 	defer p.Close()
 	marker := "bulkhead-procconn-" + t.Name()
+	// Other processes on the machine run sleep too: the one to check is
+	// the shell started here, which execs sleep in the same process.
+	pid := make(chan uint32, 1)
 	go func() {
 		time.Sleep(100 * time.Millisecond)
-		exec.Command("/bin/sh", "-c", "exec /bin/sleep 0.5 # "+marker).Run()
+		cmd := exec.Command("/bin/sh", "-c", "exec /bin/sleep 0.5 # "+marker)
+		if cmd.Start() == nil {
+			pid <- uint32(cmd.Process.Pid)
+			cmd.Wait()
+		}
 	}()
 	deadline := time.AfterFunc(5*time.Second, func() { p.Close() })
 	defer deadline.Stop()
 	en := NewEnricher(nil, "test")
+	var want uint32
 	for {
 		raw, err := p.Read()
 		if err != nil {
 			t.Fatalf("no exec event seen: %v", err)
 		}
+		if want == 0 && raw.Type == typeExec {
+			select { // the shell's pid is sent right after it started
+			case want = <-pid:
+			case <-time.After(time.Second):
+			}
+		}
 		ev := en.Enrich(raw)
-		if ev.TypeName() == "execve" && ev.Proc != nil && ev.Proc.Name == "sleep" && ev.Proc.Parent != nil {
+		if ev.TypeName() == "execve" && ev.Proc != nil && ev.Proc.Name == "sleep" && ev.Proc.Parent != nil && want != 0 && raw.Pid == want {
 			if ev.Proc.ExePath != "/bin/sleep" && ev.Proc.ExePath != "/usr/bin/sleep" {
 				t.Errorf("exepath %q", ev.Proc.ExePath)
 			}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -39,9 +40,16 @@ type Options struct {
 	IncludeSelf bool
 }
 
-// pollInterval bounds how long a record waits in the ring buffer when the
-// kernel did not wake the reader.
-const pollInterval = 5 * time.Millisecond
+// The kernel wakes no one (SUBMIT_FLAGS in the program): the reader looks at the ring itself, at once while records
+// flow, then after minPoll, backing off to maxPoll while the machine is
+// quiet. It waits on a Go timer, not in epoll_wait: a goroutine blocked in
+// a raw syscall keeps the runtime's sysmon thread spinning and hands its P
+// to another thread, which cost more CPU than the events themselves. A
+// lone event after a quiet spell waits at most maxPoll.
+const (
+	minPoll = 10 * time.Millisecond
+	maxPoll = 50 * time.Millisecond
+)
 
 // MaxOpenPrefixes is how many prefixes the kernel filter holds.
 const MaxOpenPrefixes = 16
@@ -53,6 +61,17 @@ type Sensor struct {
 	rd       *ringbuf.Reader
 	attached []string
 	missing  []string
+
+	rec   ringbuf.Record // reused by Read: no allocation per record
+	poll  time.Duration  // current poll interval
+	timer *time.Timer
+	done  chan struct{} // closed by Close
+
+	mu     sync.Mutex // orders ring reads of positions against Close
+	closed bool
+
+	closeOnce sync.Once // Close may be called from several goroutines
+	closeErr  error
 }
 
 // Open loads the programs, configures the in-kernel filters and attaches
@@ -114,6 +133,7 @@ func Open(opts Options) (*Sensor, error) {
 		return nil, fmt.Errorf("%w: ring buffer reader: %v", ErrUnavailable, err)
 	}
 	s.rd = rd
+	s.done = make(chan struct{})
 	return s, nil
 }
 
@@ -164,13 +184,11 @@ func (s *Sensor) attach(names []string) error {
 		s.attached = append(s.attached, n)
 	}
 	if len(s.attached) > 0 {
-		for _, p := range []*ebpf.Program{s.objs.SysEnter, s.objs.SysExit} {
-			l, err := link.AttachTracing(link.TracingOptions{Program: p})
-			if err != nil {
-				return fmt.Errorf("%w: attaching tp_btf/sys_enter, sys_exit: %v", ErrUnavailable, err)
-			}
-			s.links = append(s.links, l)
+		l, err := link.AttachTracing(link.TracingOptions{Program: s.objs.SysExit})
+		if err != nil {
+			return fmt.Errorf("%w: attaching tp_btf/sys_exit: %v", ErrUnavailable, err)
 		}
+		s.links = append(s.links, l)
 	}
 	sort.Strings(s.attached)
 	return nil
@@ -191,25 +209,68 @@ func (s *Sensor) Attached() []string { return s.attached }
 func (s *Sensor) Missing() []string { return s.missing }
 
 // Read blocks for the next record. After Close it returns an error
-// wrapping ringbuf.ErrClosed (see IsClosed).
+// wrapping ringbuf.ErrClosed (see IsClosed). It is not safe for concurrent
+// use.
 func (s *Sensor) Read() (RawEvent, error) {
 	for {
-		// The kernel side wakes the reader only when much is pending, so
-		// poll: a deadline makes Read look at the ring again.
-		s.rd.SetDeadline(time.Now().Add(pollInterval))
-		rec, err := s.rd.Read()
+		if n, open := s.available(); !open {
+			return RawEvent{}, fmt.Errorf("sensor: %w", ringbuf.ErrClosed)
+		} else if n == 0 {
+			if s.poll == 0 {
+				s.poll = minPoll
+			}
+			if s.timer == nil {
+				s.timer = time.NewTimer(s.poll)
+			} else {
+				s.timer.Reset(s.poll)
+			}
+			select {
+			case <-s.done:
+				return RawEvent{}, fmt.Errorf("sensor: %w", ringbuf.ErrClosed)
+			case <-s.timer.C:
+			}
+			if n, open := s.available(); open && n == 0 {
+				s.poll = min(2*s.poll, maxPoll)
+				continue
+			}
+			s.poll = minPoll
+		}
+		// Records are there: a deadline in the past makes the reader check
+		// epoll without blocking, then read them.
+		s.rd.SetDeadline(pastDeadline)
+		err := s.rd.ReadInto(&s.rec)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			continue
 		}
 		if err != nil {
 			return RawEvent{}, err
 		}
-		ev, err := DecodeRecord(rec.RawSample)
+		ev, err := DecodeRecord(s.rec.RawSample)
 		if err != nil {
 			continue // cannot happen with matching objects; never crash on it
 		}
 		return ev, nil
 	}
+}
+
+var pastDeadline = time.Unix(1, 0)
+
+// Pending reports whether records are waiting in the ring buffer, so the
+// next Read returns without blocking.
+func (s *Sensor) Pending() bool {
+	n, _ := s.available()
+	return n > 0
+}
+
+// available returns the bytes waiting in the ring, and false once the
+// sensor is closed (the ring is unmapped then).
+func (s *Sensor) available() (int, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.rd == nil {
+		return 0, false
+	}
+	return s.rd.AvailableBytes(), true
 }
 
 // IsClosed reports whether err means the sensor was closed.
@@ -249,16 +310,26 @@ func (s *Sensor) Counters() (Counters, error) {
 	return c, err
 }
 
-// Close detaches and unloads everything.
+// Close detaches and unloads everything. It may be called more than once,
+// and concurrently with Read, which it ends.
 func (s *Sensor) Close() error {
-	if s.rd != nil {
-		s.rd.Close()
-	}
-	for _, l := range s.links {
-		l.Close()
-	}
-	s.links = nil
-	return s.objs.Close()
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		if s.done != nil {
+			close(s.done)
+		}
+		s.closed = true
+		s.mu.Unlock()
+		if s.rd != nil {
+			s.rd.Close()
+		}
+		for _, l := range s.links {
+			l.Close()
+		}
+		s.links = nil
+		s.closeErr = s.objs.Close()
+	})
+	return s.closeErr
 }
 
 // ProgramStats is the kernel's accounting of one program (it needs
@@ -275,7 +346,7 @@ func (s *Sensor) ProgramStats() ([]ProgramStats, error) {
 	for _, p := range []struct {
 		name string
 		prog *ebpf.Program
-	}{{"sys_enter", s.objs.SysEnter}, {"sys_exit", s.objs.SysExit}, {"sched_exec", s.objs.SchedExec}, {"sched_fork", s.objs.SchedFork}, {"sched_exit", s.objs.SchedExit}} {
+	}{{"sys_exit", s.objs.SysExit}, {"sched_exec", s.objs.SchedExec}, {"sched_fork", s.objs.SchedFork}, {"sched_exit", s.objs.SchedExit}} {
 		st, err := p.prog.Stats()
 		if err != nil {
 			return nil, err

@@ -213,9 +213,14 @@ func fillFromProc(e *RawEvent, pid uint32) {
 			}
 		}
 	}
-	// Without the kernel's cgroup id, key the container cache by a hash of
-	// the cgroup path, which Containers resolves through /proc/PID/cgroup.
-	if cg, err := os.ReadFile(dir + "/cgroup"); err == nil {
+	fillCgroupFromProc(e, pid)
+}
+
+// fillCgroupFromProc sets e.CgroupID: without the kernel's cgroup id, the
+// container cache is keyed by a hash of the cgroup path, which Containers
+// resolves through /proc/PID/cgroup.
+func fillCgroupFromProc(e *RawEvent, pid uint32) {
+	if cg, err := os.ReadFile("/proc/" + strconv.FormatUint(uint64(pid), 10) + "/cgroup"); err == nil {
 		h := fnv.New64a()
 		h.Write(cg)
 		e.CgroupID = h.Sum64()

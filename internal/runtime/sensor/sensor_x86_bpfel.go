@@ -43,6 +43,13 @@ type sensorEvent struct {
 	Str1     [256]int8
 }
 
+type sensorPathbuf struct {
+	_    structs.HostLayout
+	Name [32]uint64
+	Len  [32]uint32
+	B    [512]int8
+}
+
 type sensorPrefix struct {
 	_   structs.HostLayout
 	Len uint32
@@ -58,13 +65,12 @@ const (
 	sensorMapEvents     = "events"
 	sensorMapInterest   = "interest"
 	sensorMapLost       = "lost"
-	sensorMapPending    = "pending"
+	sensorMapPathbufs   = "pathbufs"
 	sensorMapPrefixes   = "prefixes"
 	sensorMapScratch    = "scratch"
 	sensorProgSchedExec = "sched_exec"
 	sensorProgSchedExit = "sched_exit"
 	sensorProgSchedFork = "sched_fork"
-	sensorProgSysEnter  = "sys_enter"
 	sensorProgSysExit   = "sys_exit"
 )
 
@@ -113,7 +119,6 @@ type sensorProgramSpecs struct {
 	SchedExec *ebpf.ProgramSpec `ebpf:"sched_exec"`
 	SchedExit *ebpf.ProgramSpec `ebpf:"sched_exit"`
 	SchedFork *ebpf.ProgramSpec `ebpf:"sched_fork"`
-	SysEnter  *ebpf.ProgramSpec `ebpf:"sys_enter"`
 	SysExit   *ebpf.ProgramSpec `ebpf:"sys_exit"`
 }
 
@@ -126,7 +131,7 @@ type sensorMapSpecs struct {
 	Events    *ebpf.MapSpec `ebpf:"events"`
 	Interest  *ebpf.MapSpec `ebpf:"interest"`
 	Lost      *ebpf.MapSpec `ebpf:"lost"`
-	Pending   *ebpf.MapSpec `ebpf:"pending"`
+	Pathbufs  *ebpf.MapSpec `ebpf:"pathbufs"`
 	Prefixes  *ebpf.MapSpec `ebpf:"prefixes"`
 	Scratch   *ebpf.MapSpec `ebpf:"scratch"`
 }
@@ -162,7 +167,7 @@ type sensorMaps struct {
 	Events    *ebpf.Map `ebpf:"events"`
 	Interest  *ebpf.Map `ebpf:"interest"`
 	Lost      *ebpf.Map `ebpf:"lost"`
-	Pending   *ebpf.Map `ebpf:"pending"`
+	Pathbufs  *ebpf.Map `ebpf:"pathbufs"`
 	Prefixes  *ebpf.Map `ebpf:"prefixes"`
 	Scratch   *ebpf.Map `ebpf:"scratch"`
 }
@@ -174,7 +179,7 @@ func (m *sensorMaps) Close() error {
 		m.Events,
 		m.Interest,
 		m.Lost,
-		m.Pending,
+		m.Pathbufs,
 		m.Prefixes,
 		m.Scratch,
 	)
@@ -193,7 +198,6 @@ type sensorPrograms struct {
 	SchedExec *ebpf.Program `ebpf:"sched_exec"`
 	SchedExit *ebpf.Program `ebpf:"sched_exit"`
 	SchedFork *ebpf.Program `ebpf:"sched_fork"`
-	SysEnter  *ebpf.Program `ebpf:"sys_enter"`
 	SysExit   *ebpf.Program `ebpf:"sys_exit"`
 }
 
@@ -202,7 +206,6 @@ func (p *sensorPrograms) Close() error {
 		p.SchedExec,
 		p.SchedExit,
 		p.SchedFork,
-		p.SysEnter,
 		p.SysExit,
 	)
 }

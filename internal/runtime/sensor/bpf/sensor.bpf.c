@@ -4,17 +4,24 @@
 // on every kernel Bulkhead targets; kprobes, fentry and BPF LSM can be added
 // where a kernel allows them):
 //
-//   tp_btf/sys_enter + tp_btf/sys_exit (BTF raw tracepoints: cheaper than
-//       perf tracepoints, and the per-syscall syscalls/sys_enter_<name>
-//       tracepoints are refused with EPERM on the target kernels). The
-//       first thing both do is one array lookup in `interest`, the per-rule
-//       interest set: a syscall no loaded rule needs returns at once;
+//   tp_btf/sys_exit (a BTF raw tracepoint: cheaper than perf tracepoints,
+//       and the per-syscall syscalls/sys_exit_<name> tracepoints are
+//       refused with EPERM on the target kernels). One program at syscall
+//       exit sees the arguments (still in pt_regs on x86_64), the return
+//       value and the user memory the arguments point to, so nothing is
+//       attached at syscall entry and nothing is parked between the two.
+//       The first thing it does is one array lookup in `interest`, the
+//       per-rule interest set: a syscall no loaded rule needs returns at
+//       once;
 //   sched/sched_process_exec, sched_process_exit, tp_btf/sched_process_fork
 //       for the process life cycle.
 //
 // Filtering happens here, before anything reaches user space: the sensor's
 // own process is ignored, and file opens are kept only when their path
-// starts with one of the configured prefixes (or the filter is off). An
+// starts with one of the configured prefixes (or the filter is off). A
+// relative path is made absolute here first, from the directory fd or the
+// working directory (a walk up the dentries, across mounts, to the task's
+// root), so the filter sees the real directory. An
 // event that cannot be reserved in the ring buffer increments a per-CPU
 // lost counter that user space exports: nothing is dropped silently.
 
@@ -36,19 +43,53 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 // Minimal kernel type definitions: CO-RE relocates every field access
 // against the running kernel's BTF, so only the fields used are declared.
 struct qstr {
+	union {
+		struct {
+			u32 hash;
+			u32 len;
+		};
+		u64 hash_len;
+	};
 	const unsigned char *name;
 } __attribute__((preserve_access_index));
 
 struct dentry {
+	struct dentry *d_parent;
 	struct qstr d_name;
 } __attribute__((preserve_access_index));
 
+struct vfsmount {
+	struct dentry *mnt_root;
+} __attribute__((preserve_access_index));
+
+// struct mount embeds the vfsmount a path points to (container_of).
+struct mount {
+	struct mount *mnt_parent;
+	struct dentry *mnt_mountpoint;
+	struct vfsmount mnt;
+} __attribute__((preserve_access_index));
+
 struct path {
+	struct vfsmount *mnt;
 	struct dentry *dentry;
 } __attribute__((preserve_access_index));
 
 struct file {
 	struct path f_path;
+} __attribute__((preserve_access_index));
+
+struct fdtable {
+	unsigned int max_fds;
+	struct file **fd;
+} __attribute__((preserve_access_index));
+
+struct files_struct {
+	struct fdtable *fdt;
+} __attribute__((preserve_access_index));
+
+struct fs_struct {
+	struct path root;
+	struct path pwd;
 } __attribute__((preserve_access_index));
 
 struct mm_struct {
@@ -87,7 +128,14 @@ struct task_struct {
 	struct task_struct *real_parent;
 	struct mm_struct *mm;
 	struct signal_struct *signal;
+	struct fs_struct *fs;
+	struct files_struct *files;
 } __attribute__((preserve_access_index));
+
+// bpf_rdonly_cast turns an address read from kernel memory into a typed,
+// read-only pointer, so the walk below reads fields with plain loads
+// instead of a helper call per field.
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
 // Event types beyond syscall numbers.
 #define EV_EXEC 1000
@@ -101,6 +149,8 @@ struct task_struct {
 
 // Event flags.
 #define F_EXE_MEMFD (1 << 0)
+// str1 holds str0 made absolute in the kernel (relative path calls).
+#define F_PATH_RESOLVED (1 << 1)
 
 // Must match rawEvent in event.go.
 struct event {
@@ -123,6 +173,9 @@ struct event {
 	char str0[STR_LEN];
 	char str1[STR_LEN];
 };
+
+#define OFF_STR0 __builtin_offsetof(struct event, str0)
+#define OFF_STR1 __builtin_offsetof(struct event, str1)
 
 struct exec_event {
 	struct event e;
@@ -173,6 +226,7 @@ struct {
 
 // interest[nr] is 1 for each syscall some loaded rule needs.
 #define MAX_SYSCALL 512
+#define AT_FDCWD -100
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, MAX_SYSCALL);
@@ -187,22 +241,31 @@ struct {
 	__type(value, struct prefix);
 } prefixes SEC(".maps");
 
-// pending holds a syscall's event between enter and exit, keyed by thread.
-// LRU: an entry whose exit never came (a thread killed mid-call) is evicted
-// instead of filling the map and blocking new entries.
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, u64);
-	__type(value, struct event);
-} pending SEC(".maps");
-
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, u32);
 	__type(value, struct event);
 } scratch SEC(".maps");
+
+// Building an absolute path: a first loop walks from the directory up to
+// the task's root and records each component's name; a second loop writes
+// them root first into a per-CPU buffer (STR_LEN bytes of room, plus
+// STR_LEN so a masked offset and a bounded length always stay inside).
+// Two simple loops keep the verifier's work small.
+#define PATH_DEPTH 32
+struct pathbuf {
+	u64 name[PATH_DEPTH];
+	u32 len[PATH_DEPTH];
+	char b[2 * STR_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct pathbuf);
+} pathbufs SEC(".maps");
 
 // x86_64 syscall numbers of the syscalls whose arguments need decoding.
 #define NR_open 2
@@ -241,16 +304,11 @@ static __always_inline int interesting(long nr)
 	return v && *v;
 }
 
-// Waking the reader for every record costs more than producing it (a
-// cross-CPU wakeup per event). Records are submitted without a wakeup until
-// WAKEUP_BYTES are pending; the reader also polls every few milliseconds,
-// which bounds the latency of a lone event.
-#define WAKEUP_BYTES (256 << 10)
-
-static __always_inline u64 wakeup_flag(void)
-{
-	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-}
+// Records are submitted without waking the reader: a cross-CPU wake-up per
+// event cost more than producing it, and the reader looks at the ring on
+// its own (every few milliseconds while records flow, see Read in
+// loader.go), so nothing waits on the ring's epoll.
+#define SUBMIT_FLAGS BPF_RB_NO_WAKEUP
 
 static __always_inline struct config *get_config(void)
 {
@@ -282,12 +340,13 @@ static __always_inline void clear_lens(struct event *e)
 }
 
 // fill_task sets the fields describing the current task; it leaves the
-// string lengths and flags alone (see clear_lens).
+// string lengths and flags alone (see clear_lens). The task pointer is a
+// BTF pointer: fields are plain loads, not helper calls.
 static __always_inline void fill_task(struct event *e)
 {
 	u64 id = bpf_get_current_pid_tgid();
 	u64 ug = bpf_get_current_uid_gid();
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *task = bpf_get_current_task_btf();
 
 	e->ts = bpf_ktime_get_boot_ns();
 	e->cgroup_id = bpf_get_current_cgroup_id();
@@ -295,12 +354,12 @@ static __always_inline void fill_task(struct event *e)
 	e->tid = (u32)id;
 	e->uid = (u32)ug;
 	e->gid = ug >> 32;
-	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
-	struct tty_struct *tty = BPF_CORE_READ(task, signal, tty);
+	e->ppid = task->real_parent->tgid;
+	struct tty_struct *tty = task->signal->tty;
 	e->tty = 0;
 	if (tty) {
-		int major = BPF_CORE_READ(tty, driver, major);
-		int minor = BPF_CORE_READ(tty, driver, minor_start) + BPF_CORE_READ(tty, index);
+		int major = tty->driver->major;
+		int minor = tty->driver->minor_start + tty->index;
 		// Encoded like tty_nr in /proc/PID/stat, as Falco reports it.
 		e->tty = ((u32)major << 8) | ((u32)minor & 0xff) | (((u32)minor & ~0xffu) << 12);
 	}
@@ -332,15 +391,15 @@ static __always_inline void read_sockaddr(struct event *e, u64 ptr, u64 len)
 		e->len1 = len;
 }
 
-// path_wanted applies the open prefix filter to str0.
-static __always_inline int path_wanted(struct config *cfg, struct event *e)
+// has_prefix reports whether str0 (which 0) or str1 (which 1) starts with
+// one of the configured prefixes. It and resolve_path are global functions:
+// the verifier checks them once, not once per call site.
+__noinline int has_prefix(struct event *e, int which)
 {
-	if (!cfg->open_filter)
-		return 1;
-	if (e->len0 == 0)
+	struct config *cfg = get_config();
+	if (!e || !cfg)
 		return 0;
-	if (e->str0[0] != '/')
-		return cfg->keep_relative;
+	const char *s = which ? e->str1 : e->str0;
 	u32 n = cfg->nprefixes;
 	for (u32 i = 0; i < MAX_PREFIXES; i++) {
 		if (i >= n)
@@ -354,7 +413,7 @@ static __always_inline int path_wanted(struct config *cfg, struct event *e)
 		for (u32 j = 0; j < PREFIX_LEN; j++) {
 			if (j >= len)
 				break;
-			if (e->str0[j] != p->p[j]) {
+			if (s[j] != p->p[j]) {
 				match = 0;
 				break;
 			}
@@ -365,9 +424,170 @@ static __always_inline int path_wanted(struct config *cfg, struct event *e)
 	return 0;
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
+// has_dotdot reports whether the first n bytes of s contain "..": a
+// relative path climbing out of its directory is kept whatever the
+// directory (the filter does not normalise paths).
+static __always_inline int has_dotdot(const char *s, u32 n)
 {
+	for (u32 j = 0; j + 1 < STR_LEN; j++) {
+		if (j + 1 >= n)
+			break;
+		if (s[j] == '.' && s[j + 1] == '.')
+			return 1;
+	}
+	return 0;
+}
+
+// file_of returns the task's open file for fd, or NULL.
+static __always_inline struct file *file_of(struct task_struct *task, s64 fd)
+{
+	struct fdtable *fdt = task->files->fdt;
+	if (fd < 0 || fd >= fdt->max_fds)
+		return 0;
+	struct file **fds = fdt->fd;
+	struct file *f = 0;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return 0;
+	return bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
+}
+
+// resolve_path writes the absolute form of the relative path in str0 to
+// str1: the directory (dirfd's file, or the working directory for
+// AT_FDCWD) as a walk from its dentry up to the task's root, crossing mount
+// points, followed by "/" and str0 unchanged (user space cleans "." and
+// ".."). It is the path as the task sees it, so a container's file has its
+// in-container name, as in Falco. It returns 0 when the path cannot be
+// built (too long, too deep, no such fd); the event then keeps the
+// relative path and user space falls back to /proc.
+__noinline int resolve_path(struct event *e, long dirfd)
+{
+	if (!e)
+		return 0;
+	u32 rl = e->len0; // includes the NUL
+	if (rl < 2 || rl > STR_LEN)
+		return 0;
+	rl--;
+	u32 zero = 0;
+	struct pathbuf *pb = bpf_map_lookup_elem(&pathbufs, &zero);
+	if (!pb)
+		return 0;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fs_struct *fs = task->fs;
+	struct dentry *root_d = fs->root.dentry;
+	struct vfsmount *root_m = fs->root.mnt;
+	struct dentry *d;
+	struct vfsmount *m;
+	if (dirfd == AT_FDCWD) {
+		d = fs->pwd.dentry;
+		m = fs->pwd.mnt;
+	} else {
+		struct file *f = file_of(task, dirfd);
+		if (!f)
+			return 0;
+		d = f->f_path.dentry;
+		m = f->f_path.mnt;
+	}
+	if (!d || !m)
+		return 0;
+
+	// Walk up: name[i]/len[i] is the i-th component from the bottom; a
+	// mount crossing records a zero length.
+	// Walk up: name[i]/len[i] is the i-th step from the bottom; crossing a
+	// mount records no name (length 0, and an address a zero-length read
+	// accepts).
+	int depth = -1;
+	for (int i = 0; i < PATH_DEPTH; i++) {
+		if (d == root_d && m == root_m) {
+			depth = i;
+			break;
+		}
+		if (d == m->mnt_root) {
+			// The top of a mount: continue at its mount point in the
+			// parent mount, or stop at the top of the namespace.
+			struct mount *mnt = bpf_rdonly_cast((void *)m - bpf_core_field_offset(struct mount, mnt),
+							    bpf_core_type_id_kernel(struct mount));
+			struct mount *parent = mnt->mnt_parent;
+			if (!parent || parent == mnt) {
+				depth = i;
+				break;
+			}
+			pb->name[i] = (u64)d->d_name.name;
+			pb->len[i] = 0;
+			d = mnt->mnt_mountpoint;
+			m = &parent->mnt;
+			continue;
+		}
+		struct dentry *up = d->d_parent;
+		if (!up || up == d) {
+			depth = i; // the root of a file system not mounted here
+			break;
+		}
+		pb->name[i] = (u64)d->d_name.name;
+		pb->len[i] = d->d_name.len;
+		d = up;
+	}
+	if (depth < 0)
+		return 0;
+
+	// Write root first: "/" name ... "/" str0. The loop only ever stops
+	// early or goes on one way (a zero length writes nothing and does not
+	// move), so the verifier walks it once per depth.
+	u32 off = 0;
+	for (int k = 0; k < PATH_DEPTH; k++) {
+		int j = depth - 1 - k;
+		if (j < 0)
+			break;
+		u32 len = pb->len[j & (PATH_DEPTH - 1)];
+		if (off + len + 1 >= STR_LEN)
+			return 0;
+		len &= STR_LEN - 1;
+		pb->b[off & (STR_LEN - 1)] = '/';
+		off += (len + STR_LEN - 1) / STR_LEN; // 1 for a name, 0 for a mount crossing
+		if (bpf_probe_read_kernel(&pb->b[off & (STR_LEN - 1)], len, (const void *)pb->name[j & (PATH_DEPTH - 1)]))
+			return 0;
+		off += len;
+		asm volatile("" : "+r"(off));
+	}
+	if (off + rl + 1 >= STR_LEN)
+		return 0;
+	pb->b[off & (STR_LEN - 1)] = '/';
+	off++;
+	if (bpf_probe_read_kernel(&pb->b[off & (STR_LEN - 1)], rl & (STR_LEN - 1), e->str0))
+		return 0;
+	off += rl;
+	// Keep the mask: clang would drop it (it knows off < STR_LEN here),
+	// the verifier does not.
+	asm volatile("" : "+r"(off));
+	if (bpf_probe_read_kernel(e->str1, off & (STR_LEN - 1), pb->b))
+		return 0;
+	e->str1[off & (STR_LEN - 1)] = 0;
+	e->len1 = off + 1;
+	e->flags |= F_PATH_RESOLVED;
+	return 1;
+}
+
+// open_wanted applies the open prefix filter to the path in str0, made
+// absolute first when it is relative.
+static __always_inline int open_wanted(struct config *cfg, struct event *e, long dirfd)
+{
+	if (e->len0 == 0)
+		return cfg->open_filter == 0;
+	if (e->str0[0] == '/')
+		return !cfg->open_filter || has_prefix(e, 0);
+	int resolved = resolve_path(e, dirfd);
+	if (!cfg->open_filter)
+		return 1;
+	if (!resolved)
+		return cfg->keep_relative;
+	return has_dotdot(e->str0, e->len0) || has_prefix(e, 1);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
+{
+	// regs is a trusted BTF pointer: a plain load, no helper call, on the
+	// path every syscall of the machine takes.
+	long nr = regs->orig_ax;
 	if (!interesting(nr))
 		return 0;
 	struct config *cfg = get_config();
@@ -383,34 +603,46 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 		return 0;
 	clear_lens(e);
 	e->type = nr;
-	e->ret = 0;
-	e->args[0] = BPF_CORE_READ(regs, di);
-	e->args[1] = BPF_CORE_READ(regs, si);
-	e->args[2] = BPF_CORE_READ(regs, dx);
-	e->args[3] = BPF_CORE_READ(regs, r10);
-	e->args[4] = BPF_CORE_READ(regs, r8);
-	e->args[5] = BPF_CORE_READ(regs, r9);
+	e->ret = ret;
+	// The arguments are still in pt_regs at exit on x86_64; user memory
+	// they point to is read now, as Falco reads most arguments at exit.
+	e->args[0] = regs->di;
+	e->args[1] = regs->si;
+	e->args[2] = regs->dx;
+	e->args[3] = regs->r10;
+	e->args[4] = regs->r8;
+	e->args[5] = regs->r9;
 	u64 *a = e->args;
 
 	switch (nr) {
 	case NR_open:
 	case NR_creat:
 		read_str0(e, a[0]);
-		goto open_filter;
+		if (!open_wanted(cfg, e, AT_FDCWD))
+			goto filtered;
+		break;
 	case NR_openat:
 		read_str0(e, a[1]);
-		goto open_filter;
+		if (!open_wanted(cfg, e, (s32)a[0]))
+			goto filtered;
+		break;
 	case NR_openat2: {
 		read_str0(e, a[1]);
 		u64 flags = 0;
 		bpf_probe_read_user(&flags, sizeof(flags), (const void *)a[2]);
 		e->args[2] = flags; // struct open_how.flags, so user space sees openat's layout
-		goto open_filter;
+		if (!open_wanted(cfg, e, (s32)a[0]))
+			goto filtered;
+		break;
 	}
 	case NR_unlink:
 	case NR_rmdir:
 	case NR_mkdir:
 	case NR_chmod:
+		read_str0(e, a[0]);
+		if (e->len0 > 1 && e->str0[0] != '/')
+			resolve_path(e, AT_FDCWD);
+		break;
 	case NR_umount2:
 	case NR_memfd_create:
 		read_str0(e, a[0]);
@@ -420,6 +652,8 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 	case NR_fchmodat:
 	case NR_fchmodat2:
 		read_str0(e, a[1]);
+		if (e->len0 > 1 && e->str0[0] != '/')
+			resolve_path(e, (s32)a[0]);
 		break;
 	case NR_rename:
 	case NR_link:
@@ -442,40 +676,29 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long nr)
 	case NR_bind:
 		read_sockaddr(e, a[1], a[2]);
 		break;
+	case NR_accept:
+	case NR_accept4:
+		if (ret >= 0 && a[1] && a[2]) {
+			u32 alen = 0;
+			bpf_probe_read_user(&alen, sizeof(alen), (const void *)a[2]);
+			read_sockaddr(e, a[1], alen);
+		}
+		break;
 	}
-	goto keep;
 
-open_filter:
-	if (!path_wanted(cfg, e)) {
-		count(1);
-		return 0;
-	}
-keep:
 	fill_task(e);
-	e->type = nr;
-	bpf_map_update_elem(&pending, &id, e, BPF_ANY);
-	return 0;
-}
-
-SEC("tp_btf/sys_exit")
-int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
-{
-	if (!interesting(BPF_CORE_READ(regs, orig_ax)))
-		return 0;
-	u64 id = bpf_get_current_pid_tgid();
-	struct event *e = bpf_map_lookup_elem(&pending, &id);
-	if (!e)
-		return 0;
-	e->ret = ret;
-	if ((e->type == NR_accept || e->type == NR_accept4) && ret >= 0 && e->args[1] && e->args[2]) {
-		u32 alen = 0;
-		bpf_probe_read_user(&alen, sizeof(alen), (const void *)e->args[2]);
-		read_sockaddr(e, e->args[1], alen);
-	}
 	count(0);
-	if (bpf_ringbuf_output(&events, e, sizeof(*e), wakeup_flag()))
+	// Only the used part of the record is copied: the header and str0, or
+	// through str1 when it is set.
+	u32 size = e->len1 ? OFF_STR1 + (e->len1 & (2 * STR_LEN - 1)) : OFF_STR0 + (e->len0 & (2 * STR_LEN - 1));
+	if (size > sizeof(*e))
+		size = sizeof(*e);
+	if (bpf_ringbuf_output(&events, e, size, SUBMIT_FLAGS))
 		count_lost();
-	bpf_map_delete_elem(&pending, &id);
+	return 0;
+
+filtered:
+	count(1);
 	return 0;
 }
 
@@ -526,7 +749,7 @@ int sched_exec(struct sched_exec_ctx *ctx)
 	if (bpf_probe_read_user(x->argv, len & (ARGV_LEN - 1 | ARGV_LEN), (const void *)start) == 0)
 		e->argv_len = len;
 	count(0);
-	bpf_ringbuf_submit(x, wakeup_flag());
+	bpf_ringbuf_submit(x, SUBMIT_FLAGS);
 	return 0;
 }
 
@@ -557,7 +780,7 @@ int sched_exit(struct sched_exit_ctx *ctx)
 	e->type = EV_EXIT;
 	e->ret = 0;
 	count(0);
-	bpf_ringbuf_submit(e, wakeup_flag());
+	bpf_ringbuf_submit(e, SUBMIT_FLAGS);
 	return 0;
 }
 
@@ -581,6 +804,6 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 	e->type = EV_FORK;
 	e->ret = tgid; // the child, as clone's return value in the parent
 	count(0);
-	bpf_ringbuf_submit(e, wakeup_flag());
+	bpf_ringbuf_submit(e, SUBMIT_FLAGS);
 	return 0;
 }

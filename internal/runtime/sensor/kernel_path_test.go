@@ -1,0 +1,114 @@
+//go:build linux && amd64
+
+package sensor
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestSensorResolvesRelativeOpens checks that the kernel program makes
+// relative paths absolute (through the working directory, a directory fd,
+// a mount point and a chroot) and applies the prefix filter to the result:
+// a relative open outside the prefixes never reaches user space, one under
+// them arrives with the absolute path, and one climbing with ".." is kept
+// and cleaned by user space.
+func TestSensorResolvesRelativeOpens(t *testing.T) {
+	requireKernel(t)
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mnt := filepath.Join(dir, "mnt")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatalf("mounting a tmpfs: %v", err)
+	}
+	defer unix.Unmount(mnt, unix.MNT_DETACH)
+	if err := os.MkdirAll(filepath.Join(mnt, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(mnt, "sub", "kept"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "dropped"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// The sensor's own opens are ignored, so the opens come from a child
+	// process: a shell that changes directory and opens relative paths.
+	s, err := Open(Options{Syscalls: []string{"openat", "open"}, OpenPrefixes: []string{"/etc/", mnt + "/sub/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	marker := "bulkhead-rel-" + strings.ReplaceAll(t.Name(), "/", "-")
+	script := `exec 3<"$1"; cd "$2"; : < dropped; : < mnt/sub/kept; cd /etc; : < hostname; cd "$2"; : < ../../../../../../etc/passwd; exec 3<&-`
+	cmd := exec.Command("/bin/sh", "-c", script, marker, "/etc/hostname", dir)
+	var chroot *exec.Cmd
+	if root := os.Getenv("BULKHEAD_TEST_ROOTFS"); root != "" {
+		// In a chroot the path is the one the process sees, as in a container.
+		chroot = exec.Command("/usr/sbin/chroot", root, "/bin/sh", "-c", "cd /etc && : < os-release # "+marker)
+	}
+	counters := make(chan Counters, 1)
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("workload: %v: %s", err, out)
+		}
+		if chroot != nil {
+			if out, err := chroot.CombinedOutput(); err != nil {
+				t.Errorf("chroot workload: %v: %s", err, out)
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+		c, _ := s.Counters()
+		counters <- c
+		s.Close()
+	}()
+
+	en := NewEnricher(nil, "test")
+	seen := map[string]bool{}
+	pids := map[uint32]bool{}
+	for {
+		raw, err := s.Read()
+		if err != nil {
+			break
+		}
+		ev := en.Enrich(raw)
+		if raw.Type == typeExec && ev.Proc != nil && strings.Contains(strings.Join(raw.Argv, " "), marker) {
+			pids[raw.Pid] = true
+			continue
+		}
+		if !pids[raw.Pid] || !ev.IsOpen() || strings.HasPrefix(raw.Str0, "/") {
+			continue
+		}
+		if raw.Flags&flagPathResolved == 0 {
+			t.Errorf("relative open %q not resolved in the kernel", raw.Str0)
+		}
+		seen[ev.FdName] = true
+	}
+	want := []string{mnt + "/sub/kept", "/etc/hostname", "/etc/passwd"}
+	if chroot != nil {
+		want = append(want, "/etc/os-release")
+	}
+	for _, w := range want {
+		if !seen[w] {
+			t.Errorf("no open of %s reached user space (seen %v)", w, seen)
+		}
+	}
+	if seen[filepath.Join(dir, "dropped")] {
+		t.Errorf("relative open of %s/dropped passed the prefix filter", dir)
+	}
+	if c := <-counters; c.Filtered == 0 {
+		t.Error("no open counted as filtered")
+	}
+}
