@@ -21,6 +21,8 @@
 #   GOBUILD_PKG  package built by gobuild (default ./internal/runtime/rules/)
 #   TAR_DIR      where tar extracts (default: a tmpfs the script mounts, see
 #                below); a directory on disk measures the disk case
+#   TAR_FS=ext4  extract onto a new ext4 filesystem (loop device, image file
+#                on the VM's disk) made before every tar run
 #   TAR_COOLDOWN seconds to wait before each tar run (default 0 on the
 #                tmpfs, 40 elsewhere; see below)
 #   SETTLE       seconds of quiet before every timed run (default 2), the
@@ -44,6 +46,7 @@ work=$(mktemp -d /tmp/bulkhead-bench.XXXXXX)
 tarfs=""
 cleanup() {
   if [ -n "$tarfs" ]; then umount "$tarfs" 2>/dev/null || true; fi
+  umount "$work/ext4mnt" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -57,7 +60,16 @@ pkg=${GOBUILD_PKG:-./internal/runtime/rules/}
 have_perf=0
 if command -v perf >/dev/null && perf stat -e task-clock -x, -o /dev/null true 2>/dev/null; then have_perf=1; fi
 
-if [ -n "${TAR_DIR:-}" ]; then
+fresh_ext4=0
+if [ "${TAR_FS:-}" = ext4 ]; then
+  # A new ext4 filesystem (journaled, on a loop device backed by a file on
+  # the VM's disk) for every tar run: a real disk filesystem, without the
+  # recently-deleted-inode effect of reusing one (see above).
+  tardir=$work/ext4mnt
+  mkdir -p "$tardir"
+  fresh_ext4=1
+  cooldown=${TAR_COOLDOWN:-0}
+elif [ -n "${TAR_DIR:-}" ]; then
   tardir=$TAR_DIR
   cooldown=${TAR_COOLDOWN:-40}
 else
@@ -99,6 +111,14 @@ export repo work tardir pkg execs
 timed() {
   sleep "$settle"
   if [ "$1" = tar ] && [ "$cooldown" != 0 ]; then sleep "$cooldown"; fi
+  if [ "$1" = tar ] && [ "$fresh_ext4" = 1 ]; then
+    rm -f "$work/ext4.img"
+    truncate -s 3G "$work/ext4.img"
+    mkfs.ext4 -q -F "$work/ext4.img"
+    mount -o loop "$work/ext4.img" "$tardir"
+    sync
+    sleep 1
+  fi
   local t0 t1
   t0=$(date +%s.%N)
   if [ $have_perf = 1 ]; then
@@ -110,6 +130,10 @@ timed() {
   fi
   t1=$(date +%s.%N)
   wall=$(echo "$t1 - $t0" | bc)
+  if [ "$1" = tar ] && [ "$fresh_ext4" = 1 ]; then
+    umount "$tardir"
+    rm -f "$work/ext4.img"
+  fi
 }
 
 proc_cpu() { awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$1/stat"; }

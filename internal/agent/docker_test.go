@@ -47,7 +47,7 @@ func TestRealEngineShortLived(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(ctxDir, "busybox"), data, 0o755)
 	os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM scratch\nCOPY busybox /bin/busybox\nCMD [\"/bin/busybox\", \"true\"]\n"), 0o644)
-	build := exec.Command("docker", "build", "-q", "-t", tag, ctxDir)
+	build := exec.Command("docker", "build", "-q", "--no-cache", "-t", tag, ctxDir)
 	build.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("docker build: %v\n%s", err, out)

@@ -66,7 +66,7 @@ RUN mkdir -p /etc /tmp /run && echo 'root:x:0:0::/root:/bin/sh' > /etc/passwd &&
 HEALTHCHECK --interval=5s CMD ["/bin/true"]
 CMD ["/bin/sleep", "3600"]
 `, 0o644)
-	cmd := exec.Command("docker", "build", "-q", "-t", tag, ctx)
+	cmd := exec.Command("docker", "build", "-q", "--no-cache", "-t", tag, ctx)
 	cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("docker build: %v\n%s", err, out)

@@ -48,7 +48,7 @@ func buildImage(t *testing.T, tag, dockerfile string, files map[string]string) {
 		writeFile(t, filepath.Join(ctx, name), body, 0o600)
 	}
 	writeFile(t, filepath.Join(ctx, "Dockerfile"), dockerfile, 0o644)
-	cmd := exec.Command("docker", "build", "-q", "-t", tag, ctx)
+	cmd := exec.Command("docker", "build", "-q", "--no-cache", "-t", tag, ctx)
 	cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("docker build: %v\n%s", err, out)

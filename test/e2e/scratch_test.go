@@ -90,7 +90,7 @@ COPY drop /var/lib/dpkg/status.d/drop
 RUN ["/bin/busybox", "sh", "-c", "/bin/busybox rm /var/lib/dpkg/status.d/drop && /bin/busybox sed -i s/1.0/1.1/ /var/lib/dpkg/status.d/keep"]
 LABEL org.example.tier=test
 `, 0o644)
-	cmd := exec.Command("docker", "build", "-q", "-t", scratchImage, ctx)
+	cmd := exec.Command("docker", "build", "-q", "--no-cache", "-t", scratchImage, ctx)
 	cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("docker build: %v\n%s", err, out)

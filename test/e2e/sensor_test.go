@@ -192,7 +192,7 @@ RUN ["/bin/busybox", "sh", "-c", "for a in sh cat cp nc mount sleep touch echo t
 `
 	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(df), 0o644)
 	tag := fmt.Sprintf("bulkhead-e2e-sensor:%d", os.Getpid())
-	run(t, "docker", "build", "-q", "-t", tag, ctx)
+	run(t, "docker", "build", "-q", "--no-cache", "-t", tag, ctx)
 	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", tag).Run() })
 	return tag
 }

@@ -298,7 +298,9 @@ func buildBusybox(t testing.TB, tag string) {
 	}
 	os.WriteFile(filepath.Join(dir, "busybox"), data, 0o755)
 	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\nLABEL org.example.kind=busybox\nCMD [\"/bin/sh\"]\n"), 0o644)
-	cmd := exec.Command("docker", "build", "-q", "-t", tag, dir)
+	// --no-cache: another test's cleanup may remove a cached step's image
+	// while this build uses it ("failed to get digest").
+	cmd := exec.Command("docker", "build", "-q", "--no-cache", "-t", tag, dir)
 	cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("docker build: %v\n%s", err, out)

@@ -345,13 +345,21 @@ func endToEnd(t *testing.T, dir, store string) {
 	}
 	// The busybox image has no vulnerability (no packages); the agent's
 	// CIS Docker checks report its configuration (no HEALTHCHECK).
-	bl, err := srv.admin.ImageFindings(ctx, bbImage, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kinds := map[string]int{}
-	for _, f := range bl.Items {
-		kinds[f.Kind]++
+	// The check run that sees the image comes after its container starts,
+	// at most every 5 s (internal/agent/checks.go): wait for it.
+	var kinds map[string]int
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+		bl, err := srv.admin.ImageFindings(ctx, bbImage, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kinds = map[string]int{}
+		for _, f := range bl.Items {
+			kinds[f.Kind]++
+		}
+		if kinds[api.KindMisconfig] > 0 || time.Now().After(deadline) {
+			break
+		}
 	}
 	if kinds[api.KindVulnerability] != 0 || kinds[api.KindMisconfig] == 0 {
 		t.Errorf("busybox image findings by kind %v", kinds)

@@ -67,7 +67,7 @@ func buildBusybox(t *testing.T) (tag, imageID string) {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	tag = "bulkhead-drift-test:" + hex.EncodeToString(b)
-	cmd := exec.Command("docker", "build", "-q", "-t", tag, dir)
+	cmd := exec.Command("docker", "build", "-q", "--no-cache", "-t", tag, dir)
 	cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("docker build: %v\n%s", err, out)

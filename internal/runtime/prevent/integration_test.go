@@ -133,7 +133,7 @@ func doBuildImage() (string, error) {
 		return "", err
 	}
 	tag := "bulkhead-prevent-test:" + uniq()
-	cmd := exec.Command("docker", "build", "-q", "-t", tag, dir)
+	cmd := exec.Command("docker", "build", "-q", "--no-cache", "-t", tag, dir)
 	cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("docker build: %v\n%s", err, out)
