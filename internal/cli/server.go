@@ -96,20 +96,11 @@ func runServer(ctx context.Context, g *globals, o *serverOptions) error {
 	// Queries bring the index up to date first; a sync every few seconds
 	// as well keeps each catch-up small while agents report and nobody
 	// asks.
-	go func() {
-		t := time.NewTicker(5 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			if _, err := st.LoadIndex(ctx); err != nil && ctx.Err() == nil {
-				log.Warn("container index sync failed", "err", err)
-			}
+	go every(ctx, 5*time.Second, func() {
+		if _, err := st.LoadIndex(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("container index sync failed", "err", err)
 		}
-	}()
+	})
 	if secret := os.Getenv("BULKHEAD_ADMIN_TOKEN"); secret != "" {
 		created, err := server.SeedAdminToken(ctx, st, secret, time.Now())
 		if err != nil {
@@ -173,27 +164,18 @@ func runServer(ctx context.Context, g *globals, o *serverOptions) error {
 	if err != nil {
 		return err
 	}
-	go func() {
-		t := time.NewTicker(10 * time.Minute)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			if o.retention > 0 {
-				if n, err := st.PruneContainers(ctx, time.Now().Add(-o.retention)); err != nil && ctx.Err() == nil {
-					log.Error("retention: prune failed", "err", err)
-				} else if n > 0 {
-					log.Info("retention: pruned destroyed containers", "count", n)
-				}
-			}
-			if err := st.Optimize(ctx); err != nil && ctx.Err() == nil {
-				log.Warn("store optimize failed", "err", err)
+	go every(ctx, 10*time.Minute, func() {
+		if o.retention > 0 {
+			if n, err := st.PruneContainers(ctx, time.Now().Add(-o.retention)); err != nil && ctx.Err() == nil {
+				log.Error("retention: prune failed", "err", err)
+			} else if n > 0 {
+				log.Info("retention: pruned destroyed containers", "count", n)
 			}
 		}
-	}()
+		if err := st.Optimize(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("store optimize failed", "err", err)
+		}
+	})
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: nil}
 	scheme := "http"
 	if o.tlsCert != "" || o.tlsKey != "" {
@@ -249,4 +231,18 @@ func runServer(ctx context.Context, g *globals, o *serverOptions) error {
 	sctx, scancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer scancel()
 	return hs.Shutdown(sctx)
+}
+
+// every calls fn every d until ctx ends.
+func every(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		fn()
+	}
 }
