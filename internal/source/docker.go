@@ -19,7 +19,7 @@ import (
 // never exported; otherwise the export (docker save) is streamed once and
 // each layer analysed as it passes.
 func openDocker(ctx context.Context, ref string, _ Options) (*Image, error) {
-	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	cli, err := client.New(client.FromEnv)
 	if err != nil {
 		return nil, fmt.Errorf("docker %s: %w", ref, err)
 	}

@@ -48,7 +48,7 @@ func indexTar(p string) (*tarIndex, error) {
 			f.Close()
 			return nil, fmt.Errorf("%s: more than %d entries", p, maxOuterEntries)
 		}
-		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeRegA { //nolint:staticcheck
+		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != typeRegA {
 			continue
 		}
 		off, err := f.Seek(0, io.SeekCurrent)
@@ -128,3 +128,7 @@ func sniffFile(p string) (string, error) {
 	}
 	return "", errors.New(p + ": a tar archive with neither manifest.json nor oci-layout")
 }
+
+// typeRegA is the pre-POSIX regular file type ('\x00', tar.TypeRegA,
+// deprecated in archive/tar): old archives still use it.
+const typeRegA = '\x00'

@@ -31,7 +31,7 @@ type pipfileEntry struct {
 func parsePipfileLock(r io.Reader) ([]sbom.Package, error) {
 	var lock pipfileLock
 	if err := json.NewDecoder(r).Decode(&lock); err != nil {
-		return nil, fmt.Errorf("Pipfile.lock: %w", err)
+		return nil, fmt.Errorf("parse Pipfile.lock: %w", err)
 	}
 	var pkgs []sbom.Package
 	seen := map[string]bool{}

@@ -73,7 +73,7 @@ func parseCargoLock(r io.Reader, foundBy string) ([]sbom.Package, error) {
 			}
 			s, err := tomlString(val)
 			if err != nil {
-				return nil, fmt.Errorf("Cargo.lock line %d: %s: %w", lineNo, key, err)
+				return nil, fmt.Errorf("parse Cargo.lock line %d: %s: %w", lineNo, key, err)
 			}
 			*dst = s
 		case section == "[metadata]" && strings.HasPrefix(key, `"checksum `):

@@ -337,7 +337,7 @@ func (rec *osvRecord) toAdvisory(file string) (Advisory, []RecordError, error) {
 					}
 				}
 			}
-			aff.Ranges = append(aff.Ranges, Range{Type: r.Type, Repo: r.Repo, Events: r.Events})
+			aff.Ranges = append(aff.Ranges, Range(r))
 		}
 		adv.Affected = append(adv.Affected, aff)
 	}

@@ -146,11 +146,7 @@ func (d *entryDecoder) strs() []string {
 	return out
 }
 
-func decodeEntry(b []byte, view bool) (advisory.Entry, error) {
-	return decodeEntryInto(b, view, nil)
-}
-
-// decodeEntryInto is decodeEntry carving slices from slab when it is not
+// decodeEntryInto decodes an entry, carving slices from slab when it is not
 // nil.
 func decodeEntryInto(b []byte, view bool, slab *entrySlab) (advisory.Entry, error) {
 	d := &entryDecoder{b: b, view: view, slab: slab}

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/bulkhead-sec/bulkhead/internal/vuln/advisory"
 )
@@ -294,7 +295,7 @@ func (db *DB) ImportEPSS(origin string, scores []advisory.EPSS) error {
 
 func (db *DB) replaceSet(bucket []byte, source, origin string, n int, fill func(func(string, any) error) error) error {
 	return db.b.Update(func(tx *bolt.Tx) error {
-		if err := tx.DeleteBucket(bucket); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+		if err := tx.DeleteBucket(bucket); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
 			return err
 		}
 		b, err := tx.CreateBucket(bucket)

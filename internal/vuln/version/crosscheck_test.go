@@ -63,7 +63,7 @@ func (c libAPKComparer) Compare(a, b string) (int, error) {
 type libRPMComparer struct{ eco string }
 
 func (c libRPMComparer) parse(v string) (rpm.Version, error) {
-	if err := (rpmComparer{c.eco}).check(v); err != nil {
+	if err := rpmComparer(c).check(v); err != nil {
 		return rpm.Version{}, invalid(c.eco, v, err)
 	}
 	return rpm.NewVersion(v), nil
