@@ -147,7 +147,30 @@ func (ix *Index) holders(m map[uint32]*roaring.Bitmap, keys []string) *roaring.B
 func (ix *Index) ImagesWith(keys []string) []string {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	b := ix.holders(ix.pkgImages, keys)
+	return ix.strings(ix.holders(ix.pkgImages, keys))
+}
+
+// HostsWith returns the hosts holding any of keys in their own packages.
+func (ix *Index) HostsWith(keys []string) []string {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.strings(ix.holders(ix.pkgHosts, keys))
+}
+
+// HostsRunning returns the hosts of the containers q selects.
+func (ix *Index) HostsRunning(q Query) []string {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	hosts := roaring.New()
+	it := ix.match(&q, nil).Iterator()
+	for it.HasNext() {
+		hosts.Add(ix.recs[it.Next()].host)
+	}
+	return ix.strings(hosts)
+}
+
+// strings returns the strings of a set of interned ids.
+func (ix *Index) strings(b *roaring.Bitmap) []string {
 	out := make([]string, 0, b.GetCardinality())
 	it := b.Iterator()
 	for it.HasNext() {

@@ -179,6 +179,13 @@ func TestIndexAgainstNaive(t *testing.T) {
 				t.Fatalf("step %d: Page(%+v, %d, %d) = %d %v, want %d %v", step, q, off, lim, total, page, len(want), wantPage)
 			}
 			checkImpact(t, ix, live, images, hosts, q, r, lim)
+			wantHosts := map[string]bool{}
+			for _, c := range want {
+				wantHosts[c.Host] = true
+			}
+			if got := ix.HostsRunning(q); !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(maps.Keys(wantHosts))) {
+				t.Fatalf("step %d: HostsRunning(%+v) = %v, want %v", step, q, got, wantHosts)
+			}
 		}
 	}
 }

@@ -174,43 +174,6 @@ func imagesWithPackages(keys []string) (string, []any) {
 	return "SELECT image_id FROM image_packages WHERE pkey IN (" + qs(len(keys)) + ")", anys(keys)
 }
 
-// containerWhere translates a query's filters over containers c.
-func (s *SQL) containerWhere(ctx context.Context, q *Query) (*where, bool, error) {
-	w := &where{}
-	labelConds(w, "c.id", "container_labels", "container_id", q.Selector)
-	if q.Image != "" {
-		imageCond(w, "c.image_id", q.Image)
-	}
-	if q.Tag != "" {
-		w.add("c.image_id IN (SELECT image_id FROM image_tags WHERE tag = ? OR repo = ?)", q.Tag, q.Tag)
-	}
-	if q.Host != "" {
-		w.add("c.host = ?", q.Host)
-	}
-	stateCond(w, "c.state", q.State)
-	keys, ok, err := s.matchingPackages(ctx, q)
-	if err != nil {
-		return nil, false, err
-	}
-	if ok {
-		if len(keys) == 0 {
-			return nil, true, nil
-		}
-		sub, args := imagesWithPackages(keys)
-		w.add("c.image_id IN ("+sub+")", args...)
-	}
-	if q.Severity != "" {
-		w.add("c.image_id IN (SELECT ip.image_id FROM image_packages ip JOIN vulns v ON v.pkey = ip.pkey WHERE v.resolved IS NULL AND v.sev_rank >= ?)", sbom.SeverityRank(q.Severity))
-	}
-	if !q.Until.IsZero() {
-		w.add("COALESCE(c.created, c.first_seen) <= ?", nanos(q.Until))
-	}
-	if !q.Since.IsZero() {
-		w.add("(c.destroyed IS NULL OR c.destroyed >= ?)", nanos(q.Since))
-	}
-	return w, false, nil
-}
-
 // ActiveStates are the states "active" stands for.
 var ActiveStates = []string{api.StateCreated, api.StateRunning, api.StatePaused, api.StateRestarting}
 
@@ -718,22 +681,34 @@ func (s *SQL) Hosts(ctx context.Context, q Query) (*api.HostList, error) {
 	if q.Host != "" {
 		w.add("h.name = ?", q.Host)
 	}
+	// Image, tag, state, package and severity: hosts running such
+	// containers (the container index), or for a package alone also hosts
+	// holding it themselves.
+	var allowed map[string]bool
 	if q.Image != "" || q.Tag != "" || q.State != "" || q.Severity != "" || q.Package != "" {
 		cq := q
 		cq.Selector, cq.Host = nil, ""
-		cw, empty, err := s.containerWhere(ctx, &cq)
+		fq, empty, err := s.fleetQuery(ctx, &cq)
 		if err != nil {
 			return nil, err
 		}
-		cond := "h.name IN (SELECT c.host FROM containers c" + renderQ(orEmpty(cw, empty)) + ")"
-		args := orEmpty(cw, empty).args
+		idx, err := s.fleet(ctx)
+		if err != nil {
+			return nil, err
+		}
+		allowed = map[string]bool{}
+		if !empty {
+			for _, h := range idx.HostsRunning(fq) {
+				allowed[h] = true
+			}
+		}
 		if keys, ok, err := s.matchingPackages(ctx, &q); err != nil {
 			return nil, err
 		} else if ok && len(keys) > 0 && q.Image == "" && q.Tag == "" && q.State == "" && q.Severity == "" {
-			cond = "(" + cond + " OR h.name IN (SELECT host FROM host_packages WHERE pkey IN (" + qs(len(keys)) + ")))"
-			args = append(args, anys(keys)...)
+			for _, h := range idx.HostsWith(keys) {
+				allowed[h] = true
+			}
 		}
-		w.add(cond, args...)
 	}
 	if !q.Since.IsZero() {
 		w.add("h.last_seen >= ?", nanos(q.Since))
@@ -752,7 +727,7 @@ func (s *SQL) Hosts(ctx context.Context, q Query) (*api.HostList, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !q.Selector.Matches(h.Labels) {
+		if !q.Selector.Matches(h.Labels) || (allowed != nil && !allowed[h.Name]) {
 			continue
 		}
 		out.Total++
@@ -761,14 +736,6 @@ func (s *SQL) Hosts(ctx context.Context, q Query) (*api.HostList, error) {
 		}
 	}
 	return out, rows.Err()
-}
-
-// orEmpty turns "no container can match" into an always-false clause.
-func orEmpty(w *where, empty bool) *where {
-	if empty {
-		return &where{conds: []string{"1 = 0"}}
-	}
-	return w
 }
 
 // vulnFindings returns the vulnerability findings of the packages selected

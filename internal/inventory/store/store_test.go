@@ -362,6 +362,26 @@ func TestContainerSearch(t *testing.T) {
 		if err != nil || len(hl.Items) != 1 || hl.Items[0].Name != "host-b" {
 			t.Fatalf("hosts by own package: %+v %v", hl, err)
 		}
+		// Hosts running such containers: shop/web runs on host-a and
+		// (exited) on host-b; running, only on host-a.
+		for _, tt := range []struct {
+			f    api.Filter
+			want []string
+		}{
+			{api.Filter{Image: "shop/web"}, []string{"host-a", "host-b"}},
+			{api.Filter{Image: "shop/web", State: api.StateRunning}, []string{"host-a"}},
+			{api.Filter{Tag: "shop/api:2"}, []string{"host-b"}},
+			{api.Filter{Severity: "critical"}, []string{"host-b"}},
+			{api.Filter{State: api.StatePaused}, nil},
+		} {
+			hl, err := s.Hosts(context.Background(), store.Query{Filter: tt.f})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ids(hl.Items, func(h api.Host) string { return h.Name }); !slices.Equal(got, tt.want) || hl.Total != len(tt.want) {
+				t.Fatalf("hosts %+v: %v (total %d), want %v", tt.f, got, hl.Total, tt.want)
+			}
+		}
 	})
 }
 
