@@ -40,19 +40,7 @@ func TestAgentSensor(t *testing.T) {
 	t.Setenv("BULKHEAD_AGENT_TOKEN", "")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var serr lockedBuffer
-	sdone := make(chan int, 1)
-	go func() {
-		sdone <- Run(ctx, []string{"server", "--listen", "127.0.0.1:0", "--store", "sqlite://" + filepath.Join(dir, "inv.db"), "--db", ""}, nil, &bytes.Buffer{}, &serr)
-	}()
-	var url string
-	for i := 0; i < 100 && url == ""; i++ {
-		time.Sleep(50 * time.Millisecond)
-		url = regexp.MustCompile(`http://[0-9.:]+`).FindString(serr.String())
-	}
-	if url == "" {
-		t.Fatalf("server did not start: %s", serr.String())
-	}
+	url, _, _ := startTestServer(t, ctx, dir)
 	var out, errb bytes.Buffer
 	if code := Run(ctx, []string{"token", "create", "--kind", "agent", "--name", "sensor-node", "--server", url, "--token", admin}, nil, &out, &errb); code != 0 {
 		t.Fatalf("token create: %d %s", code, errb.String())

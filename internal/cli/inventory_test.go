@@ -43,19 +43,7 @@ func TestServerTokenQueryCommands(t *testing.T) {
 	t.Setenv("BULKHEAD_TOKEN", "")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var serr lockedBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- Run(ctx, []string{"server", "--listen", "127.0.0.1:0", "--store", "sqlite://" + filepath.Join(dir, "inv.db"), "--db", ""}, nil, &bytes.Buffer{}, &serr)
-	}()
-	var url string
-	for i := 0; i < 100 && url == ""; i++ {
-		time.Sleep(50 * time.Millisecond)
-		url = regexp.MustCompile(`http://[0-9.:]+`).FindString(serr.String())
-	}
-	if url == "" {
-		t.Fatalf("server did not start: %s", serr.String())
-	}
+	url, done, serr := startTestServer(t, ctx, dir)
 	if resp, err := http.Get(url + "/healthz"); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("healthz: %v %v", resp, err)
 	}
@@ -112,4 +100,25 @@ func TestServerTokenQueryCommands(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("server did not stop")
 	}
+}
+
+// startTestServer runs `bulkhead server` on a free port with a SQLite
+// store in dir until ctx ends; it returns the server's URL, its exit code
+// channel and its standard error.
+func startTestServer(t *testing.T, ctx context.Context, dir string) (string, <-chan int, *lockedBuffer) {
+	t.Helper()
+	serr := &lockedBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(ctx, []string{"server", "--listen", "127.0.0.1:0", "--store", "sqlite://" + filepath.Join(dir, "inv.db"), "--db", ""}, nil, &bytes.Buffer{}, serr)
+	}()
+	var url string
+	for i := 0; i < 100 && url == ""; i++ {
+		time.Sleep(50 * time.Millisecond)
+		url = regexp.MustCompile(`http://[0-9.:]+`).FindString(serr.String())
+	}
+	if url == "" {
+		t.Fatalf("server did not start: %s", serr.String())
+	}
+	return url, done, serr
 }
