@@ -376,6 +376,6 @@ func (s *agentSensor) run(ctx context.Context) {
 	}
 	s.out.Close()
 	if c, err := s.counters(); err == nil {
-		fmt.Fprintf(s.g.stderr, "sensor: %d events, %d alerts, %d opens filtered in the kernel, %d lost\n", st.Events.Load(), st.Alerts.Load(), c.Filtered, c.Lost)
+		fmt.Fprintf(s.g.stderr, "sensor: %d events, %d alerts, %d opens filtered in the kernel (%d by the directory cache), %d lost\n", st.Events.Load(), st.Alerts.Load(), c.Filtered, c.FilteredCached, c.Lost)
 	}
 }

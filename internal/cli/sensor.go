@@ -288,7 +288,7 @@ func runSensor(ctx context.Context, g *globals, f *sensorFlags) error {
 	err = sensor.Run(ctx, src, en, eng, f.workers, h, &st)
 	c, cerr := counters()
 	if cerr == nil {
-		fmt.Fprintf(g.stderr, "sensor: %d events, %d alerts, %d opens filtered in the kernel, %d lost\n", st.Events.Load(), sent.Load(), c.Filtered, c.Lost)
+		fmt.Fprintf(g.stderr, "sensor: %d events, %d alerts, %d opens filtered in the kernel (%d by the directory cache), %d lost\n", st.Events.Load(), sent.Load(), c.Filtered, c.FilteredCached, c.Lost)
 	}
 	return err
 }
@@ -393,6 +393,7 @@ func serveSensorMetrics(addr string, counters func() (sensor.Counters, error), s
 	counter("bulkhead_sensor_kernel_events_total", "Records the eBPF programs produced.", kc(func(c sensor.Counters) uint64 { return c.Events }))
 	counter("bulkhead_sensor_lost_events_total", "Records lost because the ring buffer was full.", kc(func(c sensor.Counters) uint64 { return c.Lost }))
 	counter("bulkhead_sensor_filtered_opens_total", "File opens dropped by the in-kernel prefix filter.", kc(func(c sensor.Counters) uint64 { return c.Filtered }))
+	counter("bulkhead_sensor_filtered_opens_dircache_total", "Of the filtered opens, those dropped by the in-kernel directory cache without walking the path.", kc(func(c sensor.Counters) uint64 { return c.FilteredCached }))
 	counter("bulkhead_sensor_events_total", "Events evaluated against the rules.", func() float64 { return float64(st.Events.Load()) })
 	counter("bulkhead_sensor_alerts_total", "Alerts raised.", func() float64 { return float64(st.Alerts.Load()) })
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "bulkhead_sensor_processes", Help: "Processes in the user-space process tree."}, func() float64 { return float64(en.Tree.Len()) }))

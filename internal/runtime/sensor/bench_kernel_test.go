@@ -56,6 +56,8 @@ func drain(s *Sensor, n *atomic.Uint64) {
 // program run from the kernel's BPF run-time statistics:
 //   - getppid: a syscall no rule needs (one array lookup in the program);
 //   - openat-filtered: an open the prefix filter drops (/tmp);
+//   - openat-relative-filtered: "d0/f" below a directory fd in /tmp, as
+//     tar opens the files it extracts;
 //   - openat-kept: an open that becomes an event (/etc/hostname).
 func BenchmarkSyscallCost(b *testing.B) {
 	if os.Geteuid() != 0 {
@@ -63,6 +65,18 @@ func BenchmarkSyscallCost(b *testing.B) {
 	}
 	tmp := b.TempDir() + "/f"
 	os.WriteFile(tmp, nil, 0o644)
+	// A relative open below a directory fd, as tar extracts: the program
+	// resolves the directory's path before the prefix filter drops it.
+	deep := b.TempDir() + "/out/d0"
+	if err := os.MkdirAll(deep, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	os.WriteFile(deep+"/f", nil, 0o644)
+	dirfd, err := unix.Open(deep+"/..", unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer unix.Close(dirfd)
 	ops := []struct {
 		name string
 		fn   func()
@@ -70,6 +84,12 @@ func BenchmarkSyscallCost(b *testing.B) {
 		{"getppid", func() { unix.Getppid() }},
 		{"openat-filtered", func() {
 			fd, err := unix.Openat(unix.AT_FDCWD, tmp, unix.O_RDONLY, 0)
+			if err == nil {
+				unix.Close(fd)
+			}
+		}},
+		{"openat-relative-filtered", func() {
+			fd, err := unix.Openat(dirfd, "d0/f", unix.O_RDONLY, 0)
 			if err == nil {
 				unix.Close(fd)
 			}
@@ -114,6 +134,7 @@ func BenchmarkSyscallCost(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(c.Lost), "lost")
+			b.ReportMetric(float64(c.FilteredCached)/float64(b.N), "dircache-hits/op")
 		})
 	}
 }

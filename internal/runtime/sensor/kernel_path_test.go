@@ -112,3 +112,98 @@ func TestSensorResolvesRelativeOpens(t *testing.T) {
 		t.Error("no open counted as filtered")
 	}
 }
+
+// TestDirCacheForgetsChangedPaths checks the kernel's directory cache: the
+// second relative open in a directory outside the prefixes is dropped by a
+// cache hit, and once the directory's parent is renamed, or the mount
+// holding it is moved, below a watched prefix, the next relative open there
+// is kept with its new path: the directory's own dentry did not change, so
+// only the generation bumped by the rename and the mount tells.
+func TestDirCacheForgetsChangedPaths(t *testing.T) {
+	requireKernel(t)
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	watched := filepath.Join(dir, "watched")
+	m1 := filepath.Join(dir, "m1")
+	for _, d := range []string{filepath.Join(dir, "p"), filepath.Join(dir, "p", "x"), watched, filepath.Join(watched, "m1"), m1} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := unix.Mount("tmpfs", m1, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatalf("mounting a tmpfs: %v", err)
+	}
+	// A moved mount cannot sit below a shared one.
+	if err := unix.Mount("", m1, "", unix.MS_PRIVATE, ""); err != nil {
+		t.Fatal(err)
+	}
+	moved := filepath.Join(watched, "m1")
+	defer unix.Unmount(moved, unix.MNT_DETACH)
+	defer unix.Unmount(m1, unix.MNT_DETACH)
+	if err := os.Mkdir(filepath.Join(m1, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{filepath.Join(dir, "p", "x", "a"), filepath.Join(m1, "sub", "b")} {
+		if err := os.WriteFile(f, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	s, err := Open(Options{Syscalls: []string{"openat", "open"}, OpenPrefixes: []string{watched + "/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	marker := "bulkhead-dircache-" + strings.ReplaceAll(t.Name(), "/", "-")
+	// Each directory: three opens outside the prefix (the first walks and
+	// caches, the next two hit), a rename of its parent or a move of its
+	// mount by another process, then an open that must be kept.
+	script := `cd "$1/p/x"; : < a; : < a; : < a; mv "$1/p" "$1/watched/p"; : < a
+cd "$1/m1/sub"; : < b; : < b; : < b; mount --move "$1/m1" "$1/watched/m1"; : < b`
+	cmd := exec.Command("/bin/sh", "-c", script, marker, dir)
+	counters := make(chan Counters, 1)
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("workload: %v: %s", err, out)
+		}
+		time.Sleep(200 * time.Millisecond)
+		c, _ := s.Counters()
+		counters <- c
+		s.Close()
+	}()
+
+	en := NewEnricher(nil, "test")
+	seen := map[string]int{}
+	pids := map[uint32]bool{}
+	for {
+		raw, err := s.Read()
+		if err != nil {
+			break
+		}
+		ev := en.Enrich(raw)
+		if raw.Type == typeExec && strings.Contains(strings.Join(raw.Argv, " "), marker) {
+			pids[raw.Pid] = true
+			continue
+		}
+		if pids[raw.Pid] && ev.IsOpen() && !strings.HasPrefix(raw.Str0, "/") {
+			seen[ev.FdName]++
+		}
+	}
+	for _, w := range []string{filepath.Join(watched, "p", "x", "a"), filepath.Join(watched, "m1", "sub", "b")} {
+		if seen[w] != 1 {
+			t.Errorf("open of %s after its directory moved below the prefix: seen %d times, want 1 (seen %v)", w, seen[w], seen)
+		}
+	}
+	for _, w := range []string{filepath.Join(dir, "p", "x", "a"), filepath.Join(m1, "sub", "b")} {
+		if seen[w] != 0 {
+			t.Errorf("open of %s outside the prefix reached user space", w)
+		}
+	}
+	c := <-counters
+	if c.FilteredCached < 4 {
+		t.Errorf("%d opens dropped by the directory cache, want at least 4 (2 per directory); filtered %d", c.FilteredCached, c.Filtered)
+	}
+}

@@ -51,6 +51,19 @@ const (
 	maxPoll = 50 * time.Millisecond
 )
 
+// Values of the kernel's interest map (INTEREST_* in sensor.bpf.c).
+const (
+	interestEvent uint32 = 1 // a rule needs the syscall: make an event
+	interestPaths uint32 = 2 // only bump the directory cache's generation
+)
+
+// pathSyscalls are the x86_64 syscalls that can give an existing directory
+// another path or a task another view of the tree: rename, renameat,
+// renameat2, pivot_root, chroot, mount, umount2, unshare, setns, open_tree,
+// move_mount, fsmount, mount_setattr, open_tree_attr. Keep in step with
+// changes_paths in sensor.bpf.c.
+var pathSyscalls = []uint32{82, 264, 316, 155, 161, 165, 166, 272, 308, 428, 429, 432, 442, 467}
+
 // MaxOpenPrefixes is how many prefixes the kernel filter holds.
 const MaxOpenPrefixes = 16
 
@@ -178,10 +191,25 @@ func (s *Sensor) attach(names []string) error {
 			s.missing = append(s.missing, n) // not built into this kernel
 			continue
 		}
-		if err := s.objs.Interest.Put(sc.nr, uint32(1)); err != nil {
+		if err := s.objs.Interest.Put(sc.nr, interestEvent); err != nil {
 			return fmt.Errorf("writing interest set: %w", err)
 		}
 		s.attached = append(s.attached, n)
+	}
+	// The syscalls that can change a directory's path are looked at even
+	// when no rule wants them, so the directory cache forgets what they
+	// change (dircache in sensor.bpf.c). They are rare; the hook is there
+	// for every syscall anyway.
+	for _, nr := range pathSyscalls {
+		var v uint32
+		if err := s.objs.Interest.Lookup(nr, &v); err != nil {
+			return fmt.Errorf("reading interest set: %w", err)
+		}
+		if v == 0 {
+			if err := s.objs.Interest.Put(nr, interestPaths); err != nil {
+				return fmt.Errorf("writing interest set: %w", err)
+			}
+		}
 	}
 	if len(s.attached) > 0 {
 		l, err := link.AttachTracing(link.TracingOptions{Program: s.objs.SysExit})
@@ -282,6 +310,9 @@ func IsClosed(err error) bool {
 type Counters struct {
 	Events   uint64 // records produced
 	Filtered uint64 // opens dropped by the prefix filter
+	// FilteredCached counts the Filtered opens dropped on a directory
+	// cache hit, without walking the directory's path.
+	FilteredCached uint64
 	Lost     uint64 // records the ring buffer had no room for
 }
 
@@ -304,6 +335,9 @@ func (s *Sensor) Counters() (Counters, error) {
 		return c, err
 	}
 	if c.Filtered, err = sum(s.objs.Counters, 1); err != nil {
+		return c, err
+	}
+	if c.FilteredCached, err = sum(s.objs.Counters, 2); err != nil {
 		return c, err
 	}
 	c.Lost, err = sum(s.objs.Lost, 0)

@@ -26,7 +26,7 @@ const MaxOpenPrefixes = 16
 type Sensor struct{}
 
 // Counters are the kernel-side counters.
-type Counters struct{ Events, Filtered, Lost uint64 }
+type Counters struct{ Events, Filtered, FilteredCached, Lost uint64 }
 
 // Open always fails here: the programs and syscall table are for linux/amd64.
 func Open(Options) (*Sensor, error) {

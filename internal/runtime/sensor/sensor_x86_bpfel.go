@@ -21,6 +21,22 @@ type sensorConfig struct {
 	KeepRelative uint32
 }
 
+type sensorDirKey struct {
+	_          structs.HostLayout
+	Dentry     uint64
+	Mnt        uint64
+	RootDentry uint64
+	RootMnt    uint64
+}
+
+type sensorDirVal struct {
+	_       structs.HostLayout
+	Gen     uint64
+	Parent  uint64
+	HashLen uint64
+	Inode   uint64
+}
+
 type sensorEvent struct {
 	_        structs.HostLayout
 	Ts       uint64
@@ -60,18 +76,20 @@ type sensorPrefix struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	sensorMapConfigMap  = "config_map"
-	sensorMapCounters   = "counters"
-	sensorMapEvents     = "events"
-	sensorMapInterest   = "interest"
-	sensorMapLost       = "lost"
-	sensorMapPathbufs   = "pathbufs"
-	sensorMapPrefixes   = "prefixes"
-	sensorMapScratch    = "scratch"
-	sensorProgSchedExec = "sched_exec"
-	sensorProgSchedExit = "sched_exit"
-	sensorProgSchedFork = "sched_fork"
-	sensorProgSysExit   = "sys_exit"
+	sensorMapConfigMap   = "config_map"
+	sensorMapCounters    = "counters"
+	sensorMapDircache    = "dircache"
+	sensorMapDircacheGen = "dircache_gen"
+	sensorMapEvents      = "events"
+	sensorMapInterest    = "interest"
+	sensorMapLost        = "lost"
+	sensorMapPathbufs    = "pathbufs"
+	sensorMapPrefixes    = "prefixes"
+	sensorMapScratch     = "scratch"
+	sensorProgSchedExec  = "sched_exec"
+	sensorProgSchedExit  = "sched_exit"
+	sensorProgSchedFork  = "sched_fork"
+	sensorProgSysExit    = "sys_exit"
 )
 
 // loadSensor returns the embedded CollectionSpec for sensor.
@@ -126,14 +144,16 @@ type sensorProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type sensorMapSpecs struct {
-	ConfigMap *ebpf.MapSpec `ebpf:"config_map"`
-	Counters  *ebpf.MapSpec `ebpf:"counters"`
-	Events    *ebpf.MapSpec `ebpf:"events"`
-	Interest  *ebpf.MapSpec `ebpf:"interest"`
-	Lost      *ebpf.MapSpec `ebpf:"lost"`
-	Pathbufs  *ebpf.MapSpec `ebpf:"pathbufs"`
-	Prefixes  *ebpf.MapSpec `ebpf:"prefixes"`
-	Scratch   *ebpf.MapSpec `ebpf:"scratch"`
+	ConfigMap   *ebpf.MapSpec `ebpf:"config_map"`
+	Counters    *ebpf.MapSpec `ebpf:"counters"`
+	Dircache    *ebpf.MapSpec `ebpf:"dircache"`
+	DircacheGen *ebpf.MapSpec `ebpf:"dircache_gen"`
+	Events      *ebpf.MapSpec `ebpf:"events"`
+	Interest    *ebpf.MapSpec `ebpf:"interest"`
+	Lost        *ebpf.MapSpec `ebpf:"lost"`
+	Pathbufs    *ebpf.MapSpec `ebpf:"pathbufs"`
+	Prefixes    *ebpf.MapSpec `ebpf:"prefixes"`
+	Scratch     *ebpf.MapSpec `ebpf:"scratch"`
 }
 
 // sensorVariableSpecs contains global variables before they are loaded into the kernel.
@@ -162,20 +182,24 @@ func (o *sensorObjects) Close() error {
 //
 // It can be passed to loadSensorObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sensorMaps struct {
-	ConfigMap *ebpf.Map `ebpf:"config_map"`
-	Counters  *ebpf.Map `ebpf:"counters"`
-	Events    *ebpf.Map `ebpf:"events"`
-	Interest  *ebpf.Map `ebpf:"interest"`
-	Lost      *ebpf.Map `ebpf:"lost"`
-	Pathbufs  *ebpf.Map `ebpf:"pathbufs"`
-	Prefixes  *ebpf.Map `ebpf:"prefixes"`
-	Scratch   *ebpf.Map `ebpf:"scratch"`
+	ConfigMap   *ebpf.Map `ebpf:"config_map"`
+	Counters    *ebpf.Map `ebpf:"counters"`
+	Dircache    *ebpf.Map `ebpf:"dircache"`
+	DircacheGen *ebpf.Map `ebpf:"dircache_gen"`
+	Events      *ebpf.Map `ebpf:"events"`
+	Interest    *ebpf.Map `ebpf:"interest"`
+	Lost        *ebpf.Map `ebpf:"lost"`
+	Pathbufs    *ebpf.Map `ebpf:"pathbufs"`
+	Prefixes    *ebpf.Map `ebpf:"prefixes"`
+	Scratch     *ebpf.Map `ebpf:"scratch"`
 }
 
 func (m *sensorMaps) Close() error {
 	return _SensorClose(
 		m.ConfigMap,
 		m.Counters,
+		m.Dircache,
+		m.DircacheGen,
 		m.Events,
 		m.Interest,
 		m.Lost,

@@ -53,9 +53,12 @@ struct qstr {
 	const unsigned char *name;
 } __attribute__((preserve_access_index));
 
+struct inode;
+
 struct dentry {
 	struct dentry *d_parent;
 	struct qstr d_name;
+	struct inode *d_inode;
 } __attribute__((preserve_access_index));
 
 struct vfsmount {
@@ -122,10 +125,17 @@ struct pt_regs {
 	unsigned long orig_ax;
 } __attribute__((preserve_access_index));
 
+struct mnt_namespace;
+
+struct nsproxy {
+	struct mnt_namespace *mnt_ns;
+} __attribute__((preserve_access_index));
+
 struct task_struct {
 	int pid;
 	int tgid;
 	struct task_struct *real_parent;
+	struct nsproxy *nsproxy;
 	struct mm_struct *mm;
 	struct signal_struct *signal;
 	struct fs_struct *fs;
@@ -208,11 +218,12 @@ struct {
 	__type(value, u64);
 } lost SEC(".maps");
 
-// seen counts events produced (kept by the in-kernel filter), per CPU, and
-// filtered the ones dropped by it, so the filter's effect is measurable.
+// counters[0] counts events produced (kept by the in-kernel filter), per
+// CPU, counters[1] the opens dropped by it, so the filter's effect is
+// measurable, and counters[2] those of them dropped by a dircache hit.
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, 3);
 	__type(key, u32);
 	__type(value, u64);
 } counters SEC(".maps");
@@ -224,7 +235,11 @@ struct {
 	__type(value, struct config);
 } config_map SEC(".maps");
 
-// interest[nr] is 1 for each syscall some loaded rule needs.
+// interest[nr] is INTEREST_EVENT for each syscall some loaded rule needs,
+// INTEREST_PATHS for one that only matters because it can change what path
+// a directory has (see dircache), 0 otherwise.
+#define INTEREST_EVENT 1
+#define INTEREST_PATHS 2
 #define MAX_SYSCALL 512
 #define AT_FDCWD -100
 struct {
@@ -267,6 +282,48 @@ struct {
 	__type(value, struct pathbuf);
 } pathbufs SEC(".maps");
 
+// dircache remembers directories under which no open can pass the prefix
+// filter, so a relative open there (tar extracting into a directory fd:
+// openat(dirfd, "d0/f1")) is dropped without walking the directory's path
+// again. The key is the directory and the task's root as the walk saw them
+// (dentry and mount of each). An entry is believed only when
+//   - its generation is the current one: every syscall that can give a
+//     directory another path or a task another view of the tree (rename*,
+//     mount and the new mount API, umount2, pivot_root, chroot, unshare,
+//     setns, and a fork into a new mount namespace) bumps dircache_gen, and
+//   - the dentry still has the parent, name (hash and length) and inode it
+//     had, so a dentry freed and its memory reused for another directory
+//     is not mistaken for the cached one.
+// Only "drop" verdicts are cached: a directory some prefix could match is
+// walked every time, and the event carries its path.
+struct dir_key {
+	u64 dentry;
+	u64 mnt;
+	u64 root_dentry;
+	u64 root_mnt;
+};
+
+struct dir_val {
+	u64 gen;
+	u64 parent;
+	u64 hash_len;
+	u64 inode;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct dir_key);
+	__type(value, struct dir_val);
+} dircache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, u64);
+} dircache_gen SEC(".maps");
+
 // x86_64 syscall numbers of the syscalls whose arguments need decoding.
 #define NR_open 2
 #define NR_connect 42
@@ -280,8 +337,17 @@ struct {
 #define NR_unlink 87
 #define NR_symlink 88
 #define NR_chmod 90
+#define NR_pivot_root 155
+#define NR_chroot 161
 #define NR_mount 165
 #define NR_umount2 166
+#define NR_unshare 272
+#define NR_setns 308
+#define NR_open_tree 428
+#define NR_move_mount 429
+#define NR_fsmount 432
+#define NR_mount_setattr 442
+#define NR_open_tree_attr 467
 #define NR_openat 257
 #define NR_mkdirat 258
 #define NR_unlinkat 263
@@ -295,13 +361,46 @@ struct {
 #define NR_openat2 437
 #define NR_fchmodat2 452
 
-static __always_inline int interesting(long nr)
+static __always_inline u32 interesting(long nr)
 {
 	if (nr < 0 || nr >= MAX_SYSCALL)
 		return 0;
 	u32 key = nr;
 	u32 *v = bpf_map_lookup_elem(&interest, &key);
-	return v && *v;
+	return v ? *v : 0;
+}
+
+// bump_dircache_gen forgets every dircache entry at once.
+static __always_inline void bump_dircache_gen(void)
+{
+	u32 zero = 0;
+	u64 *g = bpf_map_lookup_elem(&dircache_gen, &zero);
+	if (g)
+		__sync_fetch_and_add(g, 1);
+}
+
+// changes_paths reports whether syscall nr can change the path of an
+// existing directory or the tree a task sees.
+static __always_inline int changes_paths(long nr)
+{
+	switch (nr) {
+	case NR_rename:
+	case NR_renameat:
+	case NR_renameat2:
+	case NR_mount:
+	case NR_umount2:
+	case NR_pivot_root:
+	case NR_chroot:
+	case NR_unshare:
+	case NR_setns:
+	case NR_open_tree:
+	case NR_move_mount:
+	case NR_fsmount:
+	case NR_mount_setattr:
+	case NR_open_tree_attr:
+		return 1;
+	}
+	return 0;
 }
 
 // Records are submitted without waking the reader: a cross-CPU wake-up per
@@ -424,6 +523,40 @@ __noinline int has_prefix(struct event *e, int which)
 	return 0;
 }
 
+// dir_droppable reports whether no path below the directory whose path is
+// the first n bytes of pb->b can start with a configured prefix: neither
+// is that path plus "/" a prefix of one of them, nor one of them a prefix
+// of it.
+__noinline int dir_droppable(struct pathbuf *pb, u32 n)
+{
+	struct config *cfg = get_config();
+	if (!pb || !cfg || n == 0 || n >= STR_LEN)
+		return 0;
+	u32 np = cfg->nprefixes;
+	for (u32 i = 0; i < MAX_PREFIXES; i++) {
+		if (i >= np)
+			break;
+		u32 key = i;
+		struct prefix *p = bpf_map_lookup_elem(&prefixes, &key);
+		if (!p)
+			return 0;
+		u32 len = p->len;
+		int comparable = 1;
+		for (u32 j = 0; j < PREFIX_LEN; j++) {
+			if (j >= len || j > n)
+				break; // one is a prefix of the other
+			char c = j < n ? pb->b[j & (STR_LEN - 1)] : '/';
+			if (c != p->p[j]) {
+				comparable = 0;
+				break;
+			}
+		}
+		if (comparable)
+			return 0;
+	}
+	return 1;
+}
+
 // has_dotdot reports whether the first n bytes of s contain "..": a
 // relative path climbing out of its directory is kept whatever the
 // directory (the filter does not normalise paths).
@@ -458,8 +591,11 @@ static __always_inline struct file *file_of(struct task_struct *task, s64 fd)
 // ".."). It is the path as the task sees it, so a container's file has its
 // in-container name, as in Falco. It returns 0 when the path cannot be
 // built (too long, too deep, no such fd); the event then keeps the
-// relative path and user space falls back to /proc.
-__noinline int resolve_path(struct event *e, long dirfd)
+// relative path and user space falls back to /proc. With cache set (an open
+// the prefix filter applies to, no ".." in the name) it first looks the
+// directory up in dircache and returns 2 when it is known that nothing
+// below it can pass the filter, and it records such directories.
+__noinline int resolve_path(struct event *e, long dirfd, int cache)
 {
 	if (!e)
 		return 0;
@@ -490,8 +626,27 @@ __noinline int resolve_path(struct event *e, long dirfd)
 	if (!d || !m)
 		return 0;
 
-	// Walk up: name[i]/len[i] is the i-th component from the bottom; a
-	// mount crossing records a zero length.
+	struct dir_key key = {
+		.dentry = (u64)d,
+		.mnt = (u64)m,
+		.root_dentry = (u64)root_d,
+		.root_mnt = (u64)root_m,
+	};
+	struct dir_val val = {};
+	if (cache) {
+		u64 *g = bpf_map_lookup_elem(&dircache_gen, &zero);
+		if (!g)
+			return 0;
+		val.gen = *g;
+		val.parent = (u64)d->d_parent;
+		val.hash_len = d->d_name.hash_len;
+		val.inode = (u64)d->d_inode;
+		struct dir_val *v = bpf_map_lookup_elem(&dircache, &key);
+		if (v && v->gen == val.gen && v->parent == val.parent && v->hash_len == val.hash_len &&
+		    v->inode == val.inode)
+			return 2;
+	}
+
 	// Walk up: name[i]/len[i] is the i-th step from the bottom; crossing a
 	// mount records no name (length 0, and an address a zero-length read
 	// accepts).
@@ -548,6 +703,8 @@ __noinline int resolve_path(struct event *e, long dirfd)
 		off += len;
 		asm volatile("" : "+r"(off));
 	}
+	if (cache && dir_droppable(pb, off))
+		bpf_map_update_elem(&dircache, &key, &val, BPF_ANY);
 	if (off + rl + 1 >= STR_LEN)
 		return 0;
 	pb->b[off & (STR_LEN - 1)] = '/';
@@ -574,12 +731,17 @@ static __always_inline int open_wanted(struct config *cfg, struct event *e, long
 		return cfg->open_filter == 0;
 	if (e->str0[0] == '/')
 		return !cfg->open_filter || has_prefix(e, 0);
-	int resolved = resolve_path(e, dirfd);
+	int dotdot = has_dotdot(e->str0, e->len0);
+	int resolved = resolve_path(e, dirfd, cfg->open_filter && !dotdot);
+	if (resolved == 2) {
+		count(2);
+		return 0;
+	}
 	if (!cfg->open_filter)
 		return 1;
 	if (!resolved)
 		return cfg->keep_relative;
-	return has_dotdot(e->str0, e->len0) || has_prefix(e, 1);
+	return dotdot || has_prefix(e, 1);
 }
 
 SEC("tp_btf/sys_exit")
@@ -588,7 +750,12 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	// regs is a trusted BTF pointer: a plain load, no helper call, on the
 	// path every syscall of the machine takes.
 	long nr = regs->orig_ax;
-	if (!interesting(nr))
+	u32 want = interesting(nr);
+	if (!want)
+		return 0;
+	if (changes_paths(nr))
+		bump_dircache_gen();
+	if (want != INTEREST_EVENT)
 		return 0;
 	struct config *cfg = get_config();
 	if (!cfg)
@@ -641,7 +808,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	case NR_chmod:
 		read_str0(e, a[0]);
 		if (e->len0 > 1 && e->str0[0] != '/')
-			resolve_path(e, AT_FDCWD);
+			resolve_path(e, AT_FDCWD, 0);
 		break;
 	case NR_umount2:
 	case NR_memfd_create:
@@ -653,7 +820,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	case NR_fchmodat2:
 		read_str0(e, a[1]);
 		if (e->len0 > 1 && e->str0[0] != '/')
-			resolve_path(e, (s32)a[0]);
+			resolve_path(e, (s32)a[0], 0);
 		break;
 	case NR_rename:
 	case NR_link:
@@ -787,6 +954,8 @@ int sched_exit(struct sched_exit_ctx *ctx)
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 {
+	if (child->nsproxy && parent->nsproxy && child->nsproxy->mnt_ns != parent->nsproxy->mnt_ns)
+		bump_dircache_gen(); // clone(CLONE_NEWNS): copies of every mount
 	int pid = BPF_CORE_READ(child, pid);
 	int tgid = BPF_CORE_READ(child, tgid);
 	if (pid != tgid)
