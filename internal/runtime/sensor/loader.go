@@ -313,7 +313,7 @@ type Counters struct {
 	// FilteredCached counts the Filtered opens dropped on a directory
 	// cache hit, without walking the directory's path.
 	FilteredCached uint64
-	Lost     uint64 // records the ring buffer had no room for
+	Lost           uint64 // records the ring buffer had no room for
 }
 
 // Counters reads the kernel counters.
