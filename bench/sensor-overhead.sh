@@ -18,6 +18,9 @@
 #   BULKHEAD     binary (default: built from the work tree)
 #   WORKLOADS    default "gobuild tar exec"
 #   FILES, EXECS sizes of the tar and exec workloads (default 100000, 10000)
+#   TAR_DIRS     directories the tarball's files are spread over (default
+#                100: 1,000 files each at full size; FILES=10000 TAR_DIRS=10
+#                is a tenth of the workload with the same directory size)
 #   GOBUILD_PKG  package built by gobuild (default ./internal/runtime/rules/)
 #   TAR_DIR      where tar extracts (default: a tmpfs the script mounts, see
 #                below); a directory on disk measures the disk case
@@ -28,6 +31,9 @@
 #   SETTLE       seconds of quiet before every timed run (default 2), the
 #                same before "off" and "on" runs
 #   SENSOR_ARGS  extra flags for `bulkhead sensor`
+#   PROFILE=1    after the pairs, one more "on" run per workload under
+#                `perf record -a`: the sensor's share of the samples (see
+#                below), a measure the VM's wandering CPU speed does not blur
 #   BPF_STATS=1  also report the programs' in-kernel run time per "on" run
 #                (kernel.bpf_stats_enabled; the statistics cost a little
 #                themselves)
@@ -82,13 +88,13 @@ fi
 
 case " $workloads " in *" tar "*)
 # FILES files of 64 bytes in 100 directories.
-python3 - "$work/files.tar" "$files" <<'PY'
+python3 - "$work/files.tar" "$files" "${TAR_DIRS:-100}" <<'PY'
 import io, sys, tarfile
-n = int(sys.argv[2])
+n, dirs = int(sys.argv[2]), int(sys.argv[3])
 with tarfile.open(sys.argv[1], "w") as t:
     data = b"x" * 64
-    for d in range(100):
-        for i in range(n // 100):
+    for d in range(dirs):
+        for i in range(n // dirs):
             ti = tarfile.TarInfo(f"d{d}/f{i}")
             ti.size = len(data)
             t.addfile(ti, io.BytesIO(data))
@@ -114,7 +120,9 @@ timed() {
   if [ "$1" = tar ] && [ "$fresh_ext4" = 1 ]; then
     rm -f "$work/ext4.img"
     truncate -s 3G "$work/ext4.img"
-    mkfs.ext4 -q -F "$work/ext4.img"
+    # Fixed UUID and directory hash seed: every run gets the same htree
+    # layout (a random seed moved single runs by several per cent).
+    mkfs.ext4 -q -F -U 6f1d3a52-8c1e-4b7a-9d2e-1a2b3c4d5e6f -E hash_seed=0b9c7d4e-2f1a-4c3b-8e5d-6a7b8c9d0e1f "$work/ext4.img"
     mount -o loop "$work/ext4.img" "$tardir"
     sync
     sleep 1
@@ -170,7 +178,7 @@ stop_sensor() {
     bpf="; BPF $((r1 - r0)) runs, $(( (n1 - n0) / 1000000 )) ms in kernel"
   fi
   kill -TERM "$spid"; wait "$spid" || true
-  # "sensor: N events, M alerts, F opens filtered in the kernel, L lost"
+  # "sensor: N events, M alerts, F opens filtered in the kernel (C by the directory cache), L lost"
   summary=$(grep "events," "$work/sensor.err" | tail -1 | sed 's/^sensor: //' || true)
 }
 
@@ -182,7 +190,7 @@ echo "sensor overhead: $pairs alternating off/on pairs per workload; FILES=$file
 results=()
 for w in $workloads; do
   bash -c "run_workload $w" > /dev/null # warm the page cache and module cache
-  : > "$work/off"; : > "$work/on"; : > "$work/cpuoff"; : > "$work/cpuon"; : > "$work/scpu"; : > "$work/events"; : > "$work/lost"
+  : > "$work/off"; : > "$work/on"; : > "$work/cpuoff"; : > "$work/cpuon"; : > "$work/scpu"; : > "$work/events"; : > "$work/lost"; : > "$work/pairpct"
   for r in $(seq "$pairs"); do
     timed "$w"; off=$wall; echo "$wall" >> "$work/off"; [ "$cpu" = - ] || echo "$cpu" >> "$work/cpuoff"
     start_sensor
@@ -191,15 +199,60 @@ for w in $workloads; do
     echo "$scpu" >> "$work/scpu"
     echo "$summary" | awk '{print $1}' >> "$work/events"
     echo "$summary" | awk '{print $(NF-1)}' >> "$work/lost"
-    echo "$w pair $r: off ${off} s, on ${on} s; sensor CPU ${scpu} s, RSS idle ${idle_rss} kB, peak ${peak_rss} kB; ${summary}${bpf}" >&2
+    echo "($on - $off) * 100 / $off" | bc -l >> "$work/pairpct"
+    echo "$w pair $r: off ${off} s, on ${on} s ($(pct "$off" "$on")); sensor CPU ${scpu} s, RSS idle ${idle_rss} kB, peak ${peak_rss} kB; ${summary}${bpf}" >&2
   done
   off=$(median < "$work/off"); on=$(median < "$work/on")
   coff=$(median < "$work/cpuoff"); con=$(median < "$work/cpuon")
   results+=("$(printf '%-8s wall median off %8.3f s on %8.3f s overhead %10s | workload CPU median off %8s s on %8s s overhead %10s | sensor CPU median %6s s | events median %s, lost max %s' \
     "$w" "$off" "$on" "$(pct "$off" "$on")" "$coff" "$con" "$(pct "$coff" "$con")" "$(median < "$work/scpu")" \
     "$(median < "$work/events")" "$(sort -n "$work/lost" | tail -1)")")
-  echo "${results[-1]}" >&2
+  # The test VMs' CPU speed wanders by 10-25 % from one second to the next,
+  # so with many pairs the median of the per-pair overheads comes with a
+  # bootstrap 95 % confidence interval.
+  results+=("$(python3 - "$w" "$work/pairpct" <<'PY'
+import random, statistics, sys
+x = [float(l) for l in open(sys.argv[2]) if l.strip()]
+random.seed(1)
+meds = sorted(statistics.median(random.choices(x, k=len(x))) for _ in range(2000))
+print("%-8s median of %d per-pair overheads %+.2f %% (bootstrap 95 %% CI %+.2f .. %+.2f %%); mean %+.2f %%" % (
+    sys.argv[1], len(x), statistics.median(x), meds[50], meds[1949], statistics.mean(x)))
+PY
+)")
+  printf '%s\n' "${results[@]: -2}" >&2
 done
+# PROFILE=1: one more "on" run of each workload under `perf record -a`
+# (cpu-clock sampling), and the share of the workload's samples spent in
+# the sensor's kernel code (its programs, the tracepoint dispatch, the
+# syscall slow path it turns on, the helpers it calls) plus the sensor
+# process's own samples. Sampling is not disturbed by the VM's wandering
+# CPU speed the way wall time is.
+if [ "${PROFILE:-0}" = 1 ] && [ $have_perf = 1 ]; then
+  for w in $workloads; do
+    start_sensor
+    sleep "$settle"
+    if [ "$w" = tar ] && [ "$fresh_ext4" = 1 ]; then
+      rm -f "$work/ext4.img"; truncate -s 3G "$work/ext4.img"
+      mkfs.ext4 -q -F -U 6f1d3a52-8c1e-4b7a-9d2e-1a2b3c4d5e6f -E hash_seed=0b9c7d4e-2f1a-4c3b-8e5d-6a7b8c9d0e1f "$work/ext4.img"
+      mount -o loop "$work/ext4.img" "$tardir"; sync; sleep 1
+    fi
+    perf record -q -a -e cpu-clock -F 2000 -o "$work/perf.data" -- bash -c "run_workload $w" > /dev/null 2>&1
+    if [ "$w" = tar ] && [ "$fresh_ext4" = 1 ]; then umount "$tardir"; rm -f "$work/ext4.img"; fi
+    stop_sensor
+    share=$(perf report -i "$work/perf.data" --no-children --sort comm,sym -F overhead,comm,sym --stdio 2>/dev/null | awk -v sensor="$(basename "$bin")" '
+      /^#/ || NF < 3 { next }
+      { pct = $1; sub(/%/, "", pct); comm = $2; sym = $NF }
+      comm == sensor { own += pct; next }
+      comm ~ /^(swapper|perf)$/ || comm ~ /^kworker|^jbd2|^loop|^ksoftirq|^rcu/ { next }
+      { work += pct }
+      sym ~ /^bpf_prog_/ || sym ~ /^(bpf_trace_run[0-9]|__bpf_trace_sys_exit|__bpf_trace_sched_process_fork|syscall_exit_work|syscall_trace_enter|bpf_probe_read_kernel|bpf_probe_read_user|bpf_probe_read_user_str|bpf_probe_read_kernel_str|copy_from_kernel_nofault|copy_from_kernel_nofault_allowed|strncpy_from_user_nofault|strncpy_from_kernel_nofault|bpf_ringbuf_output|bpf_ringbuf_reserve|bpf_ringbuf_submit|bpf_get_current_task|bpf_get_current_pid_tgid|bpf_get_current_uid_gid|bpf_get_current_comm|bpf_get_current_cgroup_id|bpf_ktime_get_boot_ns|htab_map_hash|__htab_map_lookup_elem|htab_lru_map_lookup_elem|perf_trace_buf_alloc|trace_call_bpf)$/ { hook += pct }
+      END { printf "%.2f %.2f %.2f", work, hook, own }')
+    read -r workpct hookpct ownpct <<< "$share"
+    results+=("$(printf '%-8s profile: workload %.1f %% of samples, of which the sensor kernel code %.2f %%; sensor process %.2f %% → sensor share %.2f %% of the workload' \
+      "$w" "$workpct" "$hookpct" "$ownpct" "$(echo "($hookpct + $ownpct) * 100 / ($workpct - $hookpct)" | bc -l)")")
+    echo "${results[-1]}" >&2
+  done
+fi
 if [ "${BPF_STATS:-0}" = 1 ]; then sysctl -q kernel.bpf_stats_enabled=0; fi
 echo
 printf '%s\n' "${results[@]}"

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/moby/moby/client"
@@ -22,6 +23,7 @@ import (
 	"github.com/bulkhead-sec/bulkhead/internal/inspect"
 	"github.com/bulkhead-sec/bulkhead/internal/inventory/api"
 	"github.com/bulkhead-sec/bulkhead/internal/runtime/output"
+	"github.com/bulkhead-sec/bulkhead/internal/runtime/prevent"
 	"github.com/bulkhead-sec/bulkhead/internal/runtime/rules"
 	"github.com/bulkhead-sec/bulkhead/internal/runtime/sensor"
 	"github.com/bulkhead-sec/bulkhead/internal/sbom"
@@ -49,6 +51,8 @@ func agentCommand(g *globals) *cobra.Command {
 		noChecks     bool
 		runSensor    bool
 		sensorRules  []string
+		policy       string
+		policyDryRun bool
 	)
 	cmd := &cobra.Command{
 		Use:   "agent --server URL --token TOKEN",
@@ -70,7 +74,9 @@ Vulnerabilities are matched by the server; the agent matches locally (with
 With --sensor the agent also runs the runtime sensor of 'bulkhead sensor'
 in its own process (root, eBPF; the built-in ruleset or --rules FILE...)
 and sends its alerts to the server as runtime findings, through the same
-queue as alerts received with --alerts-listen.`,
+queue as alerts received with --alerts-listen. --policy adds prevention
+and container modes exactly as 'bulkhead sensor --policy' does (docs/
+prevention.md); baseline and denial alerts go to the server too.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			g.quiet = true // no progress line from scans
@@ -130,7 +136,7 @@ queue as alerts received with --alerts-listen.`,
 			defer a.Close()
 			ctx := cmd.Context()
 			if runSensor {
-				as, err := startAgentSensor(g, a, sensorRules)
+				as, err := startAgentSensor(g, a, &sensorFlags{rules: sensorRules, fallback: true, policy: policy, policyDryRun: policyDryRun})
 				if err != nil {
 					return err
 				}
@@ -144,8 +150,8 @@ queue as alerts received with --alerts-listen.`,
 					stop()
 					<-sdone
 				}()
-			} else if len(sensorRules) > 0 {
-				return errors.New("--rules needs --sensor")
+			} else if len(sensorRules) > 0 || policy != "" || policyDryRun {
+				return errors.New("--rules, --policy and --policy-dry-run need --sensor")
 			}
 			if alertsListen != "" {
 				ln, err := net.Listen("tcp", alertsListen)
@@ -179,6 +185,8 @@ queue as alerts received with --alerts-listen.`,
 	f.StringVar(&alertsListen, "alerts-listen", "", "accept runtime alerts (Falco JSON, e.g. from 'bulkhead sensor --http-output') on this address and forward them")
 	f.BoolVar(&runSensor, "sensor", false, "also run the runtime sensor in this process (root, eBPF) and send its alerts as runtime findings")
 	f.StringSliceVar(&sensorRules, "rules", nil, "with --sensor: rules file (repeatable, Falco's format); default: the built-in ruleset")
+	f.StringVar(&policy, "policy", "", "with --sensor: prevention policy file, as 'bulkhead sensor --policy' (actions per rule or tag, container modes)")
+	f.BoolVar(&policyDryRun, "policy-dry-run", false, "with --sensor: log the actions the policy would take without taking them")
 	f.StringVar(&tlsCA, "tls-ca", "", "CA certificate file to verify the server")
 	f.StringVar(&tlsCert, "tls-cert", "", "client certificate file (mTLS)")
 	f.StringVar(&tlsKey, "tls-key", "", "client key file (mTLS)")
@@ -327,32 +335,53 @@ type agentSensor struct {
 	eng      *rules.Engine
 	en       *sensor.Enricher
 	out      output.Output
+	resp     *prevent.Responder // nil without --policy
 }
 
 // startAgentSensor loads the rules and attaches the sensor; an error (bad
 // rules, neither eBPF nor the fallback available) stops the agent from
 // starting, since --sensor asked for it.
-func startAgentSensor(g *globals, a *agent.Agent, ruleFiles []string) (*agentSensor, error) {
-	f := &sensorFlags{rules: ruleFiles, fallback: true}
+func startAgentSensor(g *globals, a *agent.Agent, f *sensorFlags) (*agentSensor, error) {
 	rs, err := loadSensorRules(f)
 	if err != nil {
 		return nil, fmt.Errorf("--sensor: %w", err)
 	}
 	eng := rules.NewEngine(rs, rules.WithHostname(hostname()))
-	src, counters, err := openSource(g, planSensor(eng, f, nil), f.fallback, false)
-	if err != nil {
+	var pol *prevent.Policy
+	if f.policy != "" {
+		if pol, err = prevent.LoadPolicy(f.policy); err != nil {
+			return nil, fmt.Errorf("--policy: %w", err)
+		}
+	}
+	insp, ierr := sensor.NewDockerInspector()
+	if ierr != nil {
+		g.log.Warn("sensor: no Docker Engine client: containers are identified by id only", "err", ierr)
+	}
+	s := &agentSensor{g: g, eng: eng, out: output.NewJSON(a.AlertWriter())}
+	if pol != nil {
+		opts := prevent.Options{Logger: g.log, DryRun: f.policyDryRun}
+		if insp != nil {
+			opts.Docker = insp.Client()
+		}
+		if s.resp, err = prevent.NewResponder(pol, opts); err != nil {
+			return nil, fmt.Errorf("--policy: %w", err)
+		}
+	}
+	if s.src, s.counters, err = openSource(g, planSensor(eng, f, pol), f.fallback, false); err != nil {
+		if s.resp != nil {
+			s.resp.Close()
+		}
 		return nil, fmt.Errorf("--sensor: %w", err)
 	}
 	fmt.Fprintf(g.stderr, "sensor: %d rules loaded (%d evaluated), %d skipped; alerts go to the server\n", len(rs.Rules), len(eng.Rules()), len(rs.Skipped))
 	var containers *sensor.Containers
-	if insp, err := sensor.NewDockerInspector(); err == nil {
+	if insp != nil {
 		containers = sensor.NewContainers(insp, g.log)
 	} else {
-		g.log.Warn("sensor: no Docker Engine client: containers are identified by id only", "err", err)
 		containers = sensor.NewContainers(nil, g.log)
 	}
-	return &agentSensor{g: g, src: src, counters: counters, eng: eng, en: sensor.NewEnricher(containers, hostname()),
-		out: output.NewJSON(a.AlertWriter())}, nil
+	s.en = sensor.NewEnricher(containers, hostname())
+	return s, nil
 }
 
 // run evaluates events until ctx ends, then prints the sensor's summary.
@@ -363,19 +392,30 @@ func (s *agentSensor) run(ctx context.Context) {
 	}()
 	go watchLost(ctx, s.g, s.counters)
 	var st sensor.Stats
+	var sent atomic.Uint64 // rule, baseline and denial alerts queued
 	h := func(ev *sensor.Event, alerts []rules.Alert) {
+		if s.resp != nil {
+			alerts = append(alerts, s.resp.Observe(ctx, ev)...)
+		}
+		sent.Add(uint64(len(alerts)))
 		for i := range alerts {
 			appendContainerOutput(&alerts[i], ev)
 			if err := s.out.Send(alerts[i]); err != nil {
 				s.g.log.Warn("sensor: alert not queued for the server", "rule", alerts[i].Rule, "err", err)
+			}
+			if s.resp != nil {
+				s.resp.Handle(ctx, alerts[i], ev)
 			}
 		}
 	}
 	if err := sensor.Run(ctx, s.src, s.en, s.eng, 0, h, &st); err != nil {
 		s.g.log.Error("sensor stopped", "err", err)
 	}
+	if s.resp != nil {
+		s.resp.Close()
+	}
 	s.out.Close()
 	if c, err := s.counters(); err == nil {
-		fmt.Fprintf(s.g.stderr, "sensor: %d events, %d alerts, %d opens filtered in the kernel (%d by the directory cache), %d lost\n", st.Events.Load(), st.Alerts.Load(), c.Filtered, c.FilteredCached, c.Lost)
+		fmt.Fprintf(s.g.stderr, "sensor: %d events, %d alerts, %d opens filtered in the kernel (%d by the directory cache), %d lost\n", st.Events.Load(), sent.Load(), c.Filtered, c.FilteredCached, c.Lost)
 	}
 }

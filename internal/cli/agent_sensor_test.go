@@ -3,20 +3,23 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/bulkhead-sec/bulkhead/internal/inventory/api"
 )
 
-// TestAgentSensor runs `bulkhead agent --sensor` against a real server and
-// the real kernel: a process on the host that a rule matches becomes a
-// runtime finding of the host on the server.
+// TestAgentSensor runs `bulkhead agent --sensor --policy` against a real
+// server and the real kernel: a process on the host that a rule matches is
+// killed by the policy and becomes a runtime finding of the host on the
+// server.
 func TestAgentSensor(t *testing.T) {
 	why := ""
 	if os.Geteuid() != 0 {
@@ -62,12 +65,24 @@ func TestAgentSensor(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(hostRoot, "etc"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// The policy kills the marker process: prevention runs in the agent as
+	// in `bulkhead sensor --policy`.
+	policyFile := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(policyFile, []byte(`version: 1
+profiles: `+filepath.Join(dir, "profiles")+`
+actions:
+  - rule: Agent sensor marker
+    action: kill
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	actx, acancel := context.WithCancel(ctx)
 	defer acancel()
 	var aerr lockedBuffer
 	adone := make(chan int, 1)
 	go func() {
 		adone <- Run(actx, []string{"agent", "--server", url, "--token", secret, "--sensor", "--rules", rulesFile,
+			"--policy", policyFile,
 			"--queue-dir", filepath.Join(dir, "queue"), "--host-root", hostRoot, "--scan-interval", "0", "--no-checks",
 			"--hostname", "sensor-node", "--cache-dir", filepath.Join(dir, "cache")}, nil, &bytes.Buffer{}, &aerr)
 	}()
@@ -77,8 +92,14 @@ func TestAgentSensor(t *testing.T) {
 	if !strings.Contains(aerr.String(), "sensor: tracing") {
 		t.Fatalf("agent sensor did not start: %s", aerr.String())
 	}
-	if out, err := exec.Command("/bin/sh", "-c", ": "+marker).CombinedOutput(); err != nil {
-		t.Fatalf("marker process: %v %s", err, out)
+	// The marker process would sleep 10 s; the kill action ends it first.
+	start := time.Now()
+	err := exec.Command("/bin/sh", "-c", "sleep 10 # "+marker).Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Errorf("marker process ended with %v after %v, want killed by the policy", err, time.Since(start))
+	} else if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("marker process killed only after %v", d)
 	}
 
 	c, err := api.NewClient(url, admin)
@@ -112,6 +133,9 @@ func TestAgentSensor(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("agent did not stop")
+	}
+	if !regexp.MustCompile(`prevent: action.*action=kill.*rule="Agent sensor marker".*result=`).MatchString(aerr.String()) {
+		t.Errorf("no log line of the kill action: %s", aerr.String())
 	}
 	summary := regexp.MustCompile(`sensor: \d+ events, [1-9]\d* alerts[^\n]*`).FindString(aerr.String())
 	if summary == "" {

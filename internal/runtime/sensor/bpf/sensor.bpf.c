@@ -4,9 +4,10 @@
 // on every kernel Bulkhead targets; kprobes, fentry and BPF LSM can be added
 // where a kernel allows them):
 //
-//   tp_btf/sys_exit (a BTF raw tracepoint: cheaper than perf tracepoints,
-//       and the per-syscall syscalls/sys_exit_<name> tracepoints are
-//       refused with EPERM on the target kernels). One program at syscall
+//   tp_btf/sys_exit (a BTF raw tracepoint: cheaper than perf tracepoints;
+//       the per-syscall syscalls/sys_exit_<name> tracepoints are refused
+//       with EPERM on some target kernels and, where they exist, turn on
+//       the same slow path for every syscall and add perf's code to it). One program at syscall
 //       exit sees the arguments (still in pt_regs on x86_64), the return
 //       value and the user memory the arguments point to, so nothing is
 //       attached at syscall entry and nothing is parked between the two.
