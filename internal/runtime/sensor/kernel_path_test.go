@@ -58,43 +58,17 @@ func TestSensorResolvesRelativeOpens(t *testing.T) {
 		// In a chroot the path is the one the process sees, as in a container.
 		chroot = exec.Command("/usr/sbin/chroot", root, "/bin/sh", "-c", "cd /etc && : < os-release # "+marker)
 	}
-	counters := make(chan Counters, 1)
-	go func() {
-		time.Sleep(100 * time.Millisecond)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Errorf("workload: %v: %s", err, out)
-		}
-		if chroot != nil {
-			if out, err := chroot.CombinedOutput(); err != nil {
-				t.Errorf("chroot workload: %v: %s", err, out)
-			}
-		}
-		time.Sleep(200 * time.Millisecond)
-		c, _ := s.Counters()
-		counters <- c
-		s.Close()
-	}()
-
-	en := NewEnricher(nil, "test")
+	cmds := []*exec.Cmd{cmd}
+	if chroot != nil {
+		cmds = append(cmds, chroot)
+	}
+	opens, c := relativeOpens(t, s, marker, cmds...)
 	seen := map[string]bool{}
-	pids := map[uint32]bool{}
-	for {
-		raw, err := s.Read()
-		if err != nil {
-			break
+	for _, o := range opens {
+		if o.raw.Flags&flagPathResolved == 0 {
+			t.Errorf("relative open %q not resolved in the kernel", o.raw.Str0)
 		}
-		ev := en.Enrich(raw)
-		if raw.Type == typeExec && ev.Proc != nil && strings.Contains(strings.Join(raw.Argv, " "), marker) {
-			pids[raw.Pid] = true
-			continue
-		}
-		if !pids[raw.Pid] || !ev.IsOpen() || strings.HasPrefix(raw.Str0, "/") {
-			continue
-		}
-		if raw.Flags&flagPathResolved == 0 {
-			t.Errorf("relative open %q not resolved in the kernel", raw.Str0)
-		}
-		seen[ev.FdName] = true
+		seen[o.path] = true
 	}
 	want := []string{mnt + "/sub/kept", "/etc/hostname", "/etc/passwd"}
 	if chroot != nil {
@@ -108,7 +82,7 @@ func TestSensorResolvesRelativeOpens(t *testing.T) {
 	if seen[filepath.Join(dir, "dropped")] {
 		t.Errorf("relative open of %s/dropped passed the prefix filter", dir)
 	}
-	if c := <-counters; c.Filtered == 0 {
+	if c.Filtered == 0 {
 		t.Error("no open counted as filtered")
 	}
 }
@@ -162,35 +136,10 @@ func TestDirCacheForgetsChangedPaths(t *testing.T) {
 	// mount by another process, then an open that must be kept.
 	script := `cd "$1/p/x"; : < a; : < a; : < a; mv "$1/p" "$1/watched/p"; : < a
 cd "$1/m1/sub"; : < b; : < b; : < b; mount --move "$1/m1" "$1/watched/m1"; : < b`
-	cmd := exec.Command("/bin/sh", "-c", script, marker, dir)
-	counters := make(chan Counters, 1)
-	go func() {
-		time.Sleep(100 * time.Millisecond)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Errorf("workload: %v: %s", err, out)
-		}
-		time.Sleep(200 * time.Millisecond)
-		c, _ := s.Counters()
-		counters <- c
-		s.Close()
-	}()
-
-	en := NewEnricher(nil, "test")
+	opens, c := relativeOpens(t, s, marker, exec.Command("/bin/sh", "-c", script, marker, dir))
 	seen := map[string]int{}
-	pids := map[uint32]bool{}
-	for {
-		raw, err := s.Read()
-		if err != nil {
-			break
-		}
-		ev := en.Enrich(raw)
-		if raw.Type == typeExec && strings.Contains(strings.Join(raw.Argv, " "), marker) {
-			pids[raw.Pid] = true
-			continue
-		}
-		if pids[raw.Pid] && ev.IsOpen() && !strings.HasPrefix(raw.Str0, "/") {
-			seen[ev.FdName]++
-		}
+	for _, o := range opens {
+		seen[o.path]++
 	}
 	for _, w := range []string{filepath.Join(watched, "p", "x", "a"), filepath.Join(watched, "m1", "sub", "b")} {
 		if seen[w] != 1 {
@@ -202,8 +151,52 @@ cd "$1/m1/sub"; : < b; : < b; : < b; mount --move "$1/m1" "$1/watched/m1"; : < b
 			t.Errorf("open of %s outside the prefix reached user space", w)
 		}
 	}
-	c := <-counters
 	if c.FilteredCached < 4 {
 		t.Errorf("%d opens dropped by the directory cache, want at least 4 (2 per directory); filtered %d", c.FilteredCached, c.Filtered)
 	}
+}
+
+// relOpen is a relative open seen by the sensor: its record and the path
+// user space made of it.
+type relOpen struct {
+	raw  RawEvent
+	path string
+}
+
+// relativeOpens runs cmds one after another while s traces, then closes s.
+// It returns the relative opens of the processes whose argv carries marker
+// and the kernel's counters read before closing.
+func relativeOpens(t *testing.T, s *Sensor, marker string, cmds ...*exec.Cmd) ([]relOpen, Counters) {
+	t.Helper()
+	counters := make(chan Counters, 1)
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		for _, cmd := range cmds {
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("workload %v: %v: %s", cmd.Args, err, out)
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+		c, _ := s.Counters()
+		counters <- c
+		s.Close()
+	}()
+	en := NewEnricher(nil, "test")
+	pids := map[uint32]bool{}
+	var opens []relOpen
+	for {
+		raw, err := s.Read()
+		if err != nil {
+			break
+		}
+		ev := en.Enrich(raw)
+		if raw.Type == typeExec && ev.Proc != nil && strings.Contains(strings.Join(raw.Argv, " "), marker) {
+			pids[raw.Pid] = true
+			continue
+		}
+		if pids[raw.Pid] && ev.IsOpen() && !strings.HasPrefix(raw.Str0, "/") {
+			opens = append(opens, relOpen{raw: raw, path: ev.FdName})
+		}
+	}
+	return opens, <-counters
 }
