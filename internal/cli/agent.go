@@ -51,8 +51,7 @@ func agentCommand(g *globals) *cobra.Command {
 		noChecks     bool
 		runSensor    bool
 		sensorRules  []string
-		policy       string
-		policyDryRun bool
+		sf           sensorFlags // --policy, --metrics-addr, drift sources
 	)
 	cmd := &cobra.Command{
 		Use:   "agent --server URL --token TOKEN",
@@ -136,7 +135,8 @@ prevention.md); baseline and denial alerts go to the server too.`,
 			defer a.Close()
 			ctx := cmd.Context()
 			if runSensor {
-				as, err := startAgentSensor(g, a, &sensorFlags{rules: sensorRules, fallback: true, policy: policy, policyDryRun: policyDryRun})
+				sf.rules, sf.fallback = sensorRules, true
+				as, err := startAgentSensor(g, a, &sf)
 				if err != nil {
 					return err
 				}
@@ -150,8 +150,8 @@ prevention.md); baseline and denial alerts go to the server too.`,
 					stop()
 					<-sdone
 				}()
-			} else if len(sensorRules) > 0 || policy != "" || policyDryRun {
-				return errors.New("--rules, --policy and --policy-dry-run need --sensor")
+			} else if len(sensorRules) > 0 || sf.policy != "" || sf.policyDryRun || sf.metricsAddr != "" || sf.imageSBOMs != "" || sf.imageScan {
+				return errors.New("--rules, --policy, --policy-dry-run, --metrics-addr, --image-sboms and --image-scan need --sensor")
 			}
 			if alertsListen != "" {
 				ln, err := net.Listen("tcp", alertsListen)
@@ -185,8 +185,11 @@ prevention.md); baseline and denial alerts go to the server too.`,
 	f.StringVar(&alertsListen, "alerts-listen", "", "accept runtime alerts (Falco JSON, e.g. from 'bulkhead sensor --http-output') on this address and forward them")
 	f.BoolVar(&runSensor, "sensor", false, "also run the runtime sensor in this process (root, eBPF) and send its alerts as runtime findings")
 	f.StringSliceVar(&sensorRules, "rules", nil, "with --sensor: rules file (repeatable, Falco's format); default: the built-in ruleset")
-	f.StringVar(&policy, "policy", "", "with --sensor: prevention policy file, as 'bulkhead sensor --policy' (actions per rule or tag, container modes)")
-	f.BoolVar(&policyDryRun, "policy-dry-run", false, "with --sensor: log the actions the policy would take without taking them")
+	f.StringVar(&sf.policy, "policy", "", "with --sensor: prevention policy file, as 'bulkhead sensor --policy' (actions per rule or tag, container modes)")
+	f.BoolVar(&sf.policyDryRun, "policy-dry-run", false, "with --sensor: log the actions the policy would take without taking them")
+	f.StringVar(&sf.metricsAddr, "metrics-addr", "", "with --sensor: serve the sensor's Prometheus metrics (events, alerts, lost events) on this address")
+	f.StringVar(&sf.imageSBOMs, "image-sboms", "", "with --sensor: directory of image SBOMs with file lists ('bulkhead sbom --files') for drift detection")
+	f.BoolVar(&sf.imageScan, "image-scan", false, "with --sensor: scan a container's image for its file list when drift detection needs it")
 	f.StringVar(&tlsCA, "tls-ca", "", "CA certificate file to verify the server")
 	f.StringVar(&tlsCert, "tls-cert", "", "client certificate file (mTLS)")
 	f.StringVar(&tlsKey, "tls-key", "", "client key file (mTLS)")
@@ -336,6 +339,8 @@ type agentSensor struct {
 	en       *sensor.Enricher
 	out      output.Output
 	resp     *prevent.Responder // nil without --policy
+	st       sensor.Stats
+	metrics  *http.Server // --metrics-addr
 }
 
 // startAgentSensor loads the rules and attaches the sensor; an error (bad
@@ -380,7 +385,24 @@ func startAgentSensor(g *globals, a *agent.Agent, f *sensorFlags) (*agentSensor,
 	} else {
 		containers = sensor.NewContainers(nil, g.log)
 	}
+	fail := func(err error) (*agentSensor, error) {
+		s.src.Close()
+		if s.resp != nil {
+			s.resp.Close()
+		}
+		return nil, err
+	}
+	if d, err := driftProvider(g, f); err != nil {
+		return fail(err)
+	} else if d != nil {
+		containers.SetDrift(d)
+	}
 	s.en = sensor.NewEnricher(containers, hostname())
+	if f.metricsAddr != "" {
+		if s.metrics, err = serveSensorMetrics(f.metricsAddr, s.counters, &s.st, s.en); err != nil {
+			return fail(err)
+		}
+	}
 	return s, nil
 }
 
@@ -391,7 +413,10 @@ func (s *agentSensor) run(ctx context.Context) {
 		s.src.Close() // unblocks Read
 	}()
 	go watchLost(ctx, s.g, s.counters)
-	var st sensor.Stats
+	if s.metrics != nil {
+		defer s.metrics.Close()
+	}
+	st := &s.st
 	var sent atomic.Uint64 // rule, baseline and denial alerts queued
 	h := func(ev *sensor.Event, alerts []rules.Alert) {
 		if s.resp != nil {
@@ -408,7 +433,7 @@ func (s *agentSensor) run(ctx context.Context) {
 			}
 		}
 	}
-	if err := sensor.Run(ctx, s.src, s.en, s.eng, 0, h, &st); err != nil {
+	if err := sensor.Run(ctx, s.src, s.en, s.eng, 0, h, st); err != nil {
 		s.g.log.Error("sensor stopped", "err", err)
 	}
 	if s.resp != nil {

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,10 +19,10 @@ import (
 	"github.com/bulkhead-sec/bulkhead/internal/inventory/api"
 )
 
-// TestAgentSensor runs `bulkhead agent --sensor --policy` against a real
-// server and the real kernel: a process on the host that a rule matches is
-// killed by the policy and becomes a runtime finding of the host on the
-// server.
+// TestAgentSensor runs `bulkhead agent --sensor --policy --metrics-addr`
+// against a real server and the real kernel: a process on the host that a
+// rule matches is killed by the policy, becomes a runtime finding of the
+// host on the server, and is counted in the sensor's metrics.
 func TestAgentSensor(t *testing.T) {
 	why := ""
 	if os.Geteuid() != 0 {
@@ -76,13 +79,20 @@ actions:
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A free port for the sensor's metrics.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr := ln.Addr().String()
+	ln.Close()
 	actx, acancel := context.WithCancel(ctx)
 	defer acancel()
 	var aerr lockedBuffer
 	adone := make(chan int, 1)
 	go func() {
 		adone <- Run(actx, []string{"agent", "--server", url, "--token", secret, "--sensor", "--rules", rulesFile,
-			"--policy", policyFile,
+			"--policy", policyFile, "--metrics-addr", metricsAddr,
 			"--queue-dir", filepath.Join(dir, "queue"), "--host-root", hostRoot, "--scan-interval", "0", "--no-checks",
 			"--hostname", "sensor-node", "--cache-dir", filepath.Join(dir, "cache")}, nil, &bytes.Buffer{}, &aerr)
 	}()
@@ -94,7 +104,7 @@ actions:
 	}
 	// The marker process would sleep 10 s; the kill action ends it first.
 	start := time.Now()
-	err := exec.Command("/bin/sh", "-c", "sleep 10 # "+marker).Run()
+	err = exec.Command("/bin/sh", "-c", "sleep 10 # "+marker).Run()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 		t.Errorf("marker process ended with %v after %v, want killed by the policy", err, time.Since(start))
@@ -124,6 +134,15 @@ actions:
 	}
 	if !strings.Contains(found.Summary, marker) || found.Severity != "warning" {
 		t.Errorf("finding %+v", *found)
+	}
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatalf("sensor metrics: %v", err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !regexp.MustCompile(`(?m)^bulkhead_sensor_alerts_total [1-9]`).Match(metrics) {
+		t.Errorf("sensor metrics without the alert:\n%s", metrics)
 	}
 	acancel()
 	select {
