@@ -14,15 +14,8 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/bulkhead-sec/bulkhead/internal/inventory/api"
+	"github.com/bulkhead-sec/bulkhead/internal/testenv"
 )
-
-func missing(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("BULKHEAD_REQUIRE_INTEGRATION") != "" {
-		t.Fatalf("integration prerequisite missing: "+format, args...)
-	}
-	t.Skipf("integration prerequisite missing (run scripts/test.sh to prepare): "+format, args...)
-}
 
 // TestRealEngineShortLived runs the agent against the local Docker Engine
 // (with the fake server): a container that lives for a fraction of a second
@@ -30,11 +23,11 @@ func missing(t *testing.T, format string, args ...any) {
 // lifecycle step.
 func TestRealEngineShortLived(t *testing.T) {
 	if err := exec.Command("docker", "info").Run(); err != nil {
-		missing(t, "Docker Engine not reachable (docker info: %v)", err)
+		testenv.Missing(t, "Docker Engine not reachable (docker info: %v)", err)
 	}
 	bb := os.Getenv("BULKHEAD_TEST_BUSYBOX")
 	if bb == "" {
-		missing(t, "BULKHEAD_TEST_BUSYBOX (a static busybox) is not set")
+		testenv.Missing(t, "BULKHEAD_TEST_BUSYBOX (a static busybox) is not set")
 	}
 	var rb [4]byte
 	rand.Read(rb[:])

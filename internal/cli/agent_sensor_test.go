@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/bulkhead-sec/bulkhead/internal/inventory/api"
+	"github.com/bulkhead-sec/bulkhead/internal/testenv"
 )
 
 // TestAgentSensor runs `bulkhead agent --sensor --policy --metrics-addr`
@@ -33,10 +34,7 @@ func TestAgentSensor(t *testing.T) {
 		why = "a Docker Engine (/var/run/docker.sock)"
 	}
 	if why != "" {
-		if os.Getenv("BULKHEAD_REQUIRE_INTEGRATION") == "1" {
-			t.Fatalf("agent sensor test needs %s (BULKHEAD_REQUIRE_INTEGRATION=1)", why)
-		}
-		t.Skipf("agent sensor test needs %s", why)
+		testenv.Missing(t, "the agent sensor test needs %s", why)
 	}
 	dir := t.TempDir()
 	const admin = "cli-test-admin-token-4567"

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulkhead-sec/bulkhead/internal/testenv"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
@@ -94,7 +95,7 @@ func TestCheckDockerContainers(t *testing.T) {
 	// A shared mount, so that one container can use rshared propagation.
 	shared := t.TempDir()
 	if out, err := exec.Command("sh", "-c", "mount --bind "+shared+" "+shared+" && mount --make-shared "+shared).CombinedOutput(); err != nil {
-		missing(t, "cannot make a shared mount (needs root): %v %s", err, out)
+		testenv.Missing(t, "cannot make a shared mount (needs root): %v %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", shared).Run() })
 
@@ -305,10 +306,10 @@ func TestCheckDockerContainers(t *testing.T) {
 func secondDaemon(t *testing.T, config string, flags ...string) string {
 	t.Helper()
 	if _, err := exec.LookPath("dockerd"); err != nil {
-		missing(t, "dockerd not on PATH")
+		testenv.Missing(t, "dockerd not on PATH")
 	}
 	if _, err := exec.LookPath("unshare"); err != nil {
-		missing(t, "unshare not on PATH")
+		testenv.Missing(t, "unshare not on PATH")
 	}
 	dir, err := os.MkdirTemp("", "bh-dockerd-")
 	if err != nil {

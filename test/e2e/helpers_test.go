@@ -23,24 +23,17 @@ import (
 	"github.com/bulkhead-sec/bulkhead/internal/cli"
 	"github.com/bulkhead-sec/bulkhead/internal/format/jsonfmt"
 	"github.com/bulkhead-sec/bulkhead/internal/sbom"
+	"github.com/bulkhead-sec/bulkhead/internal/testenv"
 )
-
-func missing(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("BULKHEAD_REQUIRE_INTEGRATION") != "" {
-		t.Fatalf("integration prerequisite missing: "+format, args...)
-	}
-	t.Skipf("integration prerequisite missing (run scripts/test.sh to prepare): "+format, args...)
-}
 
 func rootfs(t testing.TB) string {
 	t.Helper()
 	p := os.Getenv("BULKHEAD_TEST_ROOTFS")
 	if p == "" {
-		missing(t, "BULKHEAD_TEST_ROOTFS (a debootstrap bookworm rootfs) is not set")
+		testenv.Missing(t, "BULKHEAD_TEST_ROOTFS (a debootstrap bookworm rootfs) is not set")
 	}
 	if _, err := os.Stat(filepath.Join(p, "var/lib/dpkg/status")); err != nil {
-		missing(t, "BULKHEAD_TEST_ROOTFS=%s has no dpkg status: %v", p, err)
+		testenv.Missing(t, "BULKHEAD_TEST_ROOTFS=%s has no dpkg status: %v", p, err)
 	}
 	return p
 }
@@ -48,7 +41,7 @@ func rootfs(t testing.TB) string {
 func needDocker(t testing.TB) {
 	t.Helper()
 	if err := exec.Command("docker", "info").Run(); err != nil {
-		missing(t, "Docker Engine not reachable (docker info: %v)", err)
+		testenv.Missing(t, "Docker Engine not reachable (docker info: %v)", err)
 	}
 }
 
@@ -109,7 +102,7 @@ func cacheDir(t testing.TB) string {
 func dpkgOracle(t testing.TB, root string) []string {
 	t.Helper()
 	if _, err := exec.LookPath("dpkg-query"); err != nil {
-		missing(t, "dpkg-query not on PATH")
+		testenv.Missing(t, "dpkg-query not on PATH")
 	}
 	out := run(t, "dpkg-query", "--admindir="+filepath.Join(root, "var/lib/dpkg"), "-W", "-f", "${db:Status-Status} ${Package} ${Version}\n")
 	var pkgs []string

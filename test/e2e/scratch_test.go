@@ -19,13 +19,14 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/bulkhead-sec/bulkhead/internal/sbom"
+	"github.com/bulkhead-sec/bulkhead/internal/testenv"
 )
 
 func busybox(t *testing.T) string {
 	t.Helper()
 	p := os.Getenv("BULKHEAD_TEST_BUSYBOX")
 	if p == "" {
-		missing(t, "BULKHEAD_TEST_BUSYBOX (a static busybox from Debian's busybox-static) is not set")
+		testenv.Missing(t, "BULKHEAD_TEST_BUSYBOX (a static busybox from Debian's busybox-static) is not set")
 	}
 	return p
 }
@@ -45,7 +46,7 @@ func writeFile(t *testing.T, p, content string, mode os.FileMode) {
 func goBinary(t *testing.T, dir string) string {
 	t.Helper()
 	if _, err := exec.LookPath("go"); err != nil {
-		missing(t, "go toolchain not on PATH")
+		testenv.Missing(t, "go toolchain not on PATH")
 	}
 	src := filepath.Join(dir, "src")
 	writeFile(t, filepath.Join(src, "go.mod"), "module example.com/app\n\ngo 1.22\n\nrequire example.com/lib v1.4.0\n\nreplace example.com/lib v1.4.0 => ./lib\n", 0o644)

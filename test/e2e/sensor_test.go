@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bulkhead-sec/bulkhead/internal/cli"
+	"github.com/bulkhead-sec/bulkhead/internal/testenv"
 )
 
 // The sensor tests run `bulkhead sensor` in-process against real
@@ -27,10 +28,10 @@ func needSensor(t *testing.T) {
 	t.Helper()
 	needDocker(t)
 	if os.Geteuid() != 0 {
-		missing(t, "root (the eBPF sensor loads programs)")
+		testenv.Missing(t, "root (the eBPF sensor loads programs)")
 	}
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
-		missing(t, "kernel BTF (/sys/kernel/btf/vmlinux)")
+		testenv.Missing(t, "kernel BTF (/sys/kernel/btf/vmlinux)")
 	}
 }
 
@@ -161,7 +162,7 @@ func sensorImage(t *testing.T) string {
 	t.Helper()
 	bb := os.Getenv("BULKHEAD_TEST_BUSYBOX")
 	if bb == "" {
-		missing(t, "BULKHEAD_TEST_BUSYBOX (a static busybox) is not set")
+		testenv.Missing(t, "BULKHEAD_TEST_BUSYBOX (a static busybox) is not set")
 	}
 	buildAttackerOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "bulkhead-attacker")

@@ -28,20 +28,13 @@ import (
 	"time"
 
 	"github.com/bulkhead-sec/bulkhead/internal/inventory/api"
+	"github.com/bulkhead-sec/bulkhead/internal/testenv"
 )
-
-func missing(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("BULKHEAD_REQUIRE_INTEGRATION") != "" {
-		t.Fatalf("integration prerequisite missing: "+format, args...)
-	}
-	t.Skipf("integration prerequisite missing (run scripts/test.sh to prepare): "+format, args...)
-}
 
 func needDocker(t testing.TB) {
 	t.Helper()
 	if err := exec.Command("docker", "info").Run(); err != nil {
-		missing(t, "Docker Engine not reachable (docker info: %v)", err)
+		testenv.Missing(t, "Docker Engine not reachable (docker info: %v)", err)
 	}
 }
 
@@ -49,7 +42,7 @@ func busybox(t testing.TB) string {
 	t.Helper()
 	p := os.Getenv("BULKHEAD_TEST_BUSYBOX")
 	if p == "" {
-		missing(t, "BULKHEAD_TEST_BUSYBOX (a static busybox from Debian's busybox-static) is not set")
+		testenv.Missing(t, "BULKHEAD_TEST_BUSYBOX (a static busybox from Debian's busybox-static) is not set")
 	}
 	return p
 }
@@ -58,10 +51,10 @@ func rootfs(t testing.TB) string {
 	t.Helper()
 	p := os.Getenv("BULKHEAD_TEST_ROOTFS")
 	if p == "" {
-		missing(t, "BULKHEAD_TEST_ROOTFS (a debootstrap bookworm rootfs) is not set")
+		testenv.Missing(t, "BULKHEAD_TEST_ROOTFS (a debootstrap bookworm rootfs) is not set")
 	}
 	if _, err := os.Stat(filepath.Join(p, "var/lib/dpkg/status")); err != nil {
-		missing(t, "BULKHEAD_TEST_ROOTFS=%s has no dpkg status: %v", p, err)
+		testenv.Missing(t, "BULKHEAD_TEST_ROOTFS=%s has no dpkg status: %v", p, err)
 	}
 	return p
 }
@@ -72,7 +65,7 @@ func sharedDebian(t testing.TB) string {
 	t.Helper()
 	p, _ := filepath.Abs(filepath.Join("..", "..", "..", "shared", "data", "debian"))
 	if _, err := os.Stat(filepath.Join(p, "vulnerable-rootfs", "var", "lib", "dpkg", "status")); err != nil {
-		missing(t, "shared test data (Debian advisories and vulnerable dpkg status) not at %s", p)
+		testenv.Missing(t, "shared test data (Debian advisories and vulnerable dpkg status) not at %s", p)
 	}
 	return p
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bulkhead-sec/bulkhead/internal/inventory/api"
+	"github.com/bulkhead-sec/bulkhead/internal/testenv"
 )
 
 // knownCVE is fixed in util-linux 2.38.1-5+deb12u1; the vulnerable dpkg
@@ -41,12 +42,12 @@ func postgresStore(t *testing.T) string {
 	t.Helper()
 	base := os.Getenv("BULKHEAD_TEST_POSTGRES")
 	if base == "" {
-		missing(t, "BULKHEAD_TEST_POSTGRES (a PostgreSQL URL with a role allowed to create databases) is not set")
+		testenv.Missing(t, "BULKHEAD_TEST_POSTGRES (a PostgreSQL URL with a role allowed to create databases) is not set")
 	}
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, base)
 	if err != nil {
-		missing(t, "PostgreSQL at BULKHEAD_TEST_POSTGRES not reachable: %v", err)
+		testenv.Missing(t, "PostgreSQL at BULKHEAD_TEST_POSTGRES not reachable: %v", err)
 	}
 	name := "bulkhead_inv_" + uniq()
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {

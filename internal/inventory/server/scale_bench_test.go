@@ -34,6 +34,7 @@ import (
 	"github.com/bulkhead-sec/bulkhead/internal/inventory/store"
 	"github.com/bulkhead-sec/bulkhead/internal/inventory/store/storetest"
 	"github.com/bulkhead-sec/bulkhead/internal/sbom"
+	"github.com/bulkhead-sec/bulkhead/internal/testenv"
 	"github.com/bulkhead-sec/bulkhead/internal/vuln/advisory"
 	vstore "github.com/bulkhead-sec/bulkhead/internal/vuln/store"
 )
@@ -148,7 +149,7 @@ func getFleet(b *testing.B, backend storetest.Backend) *fleet {
 		b.Skipf("advisory data missing (%v)", err)
 	}
 	if backend.Open == nil {
-		storetest.Missing(b, "%s", backend.Skip)
+		testenv.Missing(b, "%s", backend.Skip)
 	}
 	nHosts, nContainers, nImages := benchScale()
 	deb, gomod, debAdvs, goAdvs := universe(b, debDir, goDir)

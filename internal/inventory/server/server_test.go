@@ -26,6 +26,7 @@ import (
 	"github.com/bulkhead-sec/bulkhead/internal/inventory/store"
 	"github.com/bulkhead-sec/bulkhead/internal/inventory/store/storetest"
 	"github.com/bulkhead-sec/bulkhead/internal/sbom"
+	"github.com/bulkhead-sec/bulkhead/internal/testenv"
 )
 
 const adminSecret = "admin-secret-0123456789abcdef"
@@ -252,7 +253,7 @@ func TestIngestQueryAndValidation(t *testing.T) {
 	for _, b := range storetest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
 			if b.Open == nil {
-				storetest.Missing(t, "%s", b.Skip)
+				testenv.Missing(t, "%s", b.Skip)
 			}
 			st := b.Open(t)
 			h := newHarness(t, st, nil, func(o *server.Options) { o.MaxBodyBytes = 64 << 10 })
@@ -418,7 +419,7 @@ func TestRematchOnImport(t *testing.T) {
 	for _, b := range storetest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
 			if b.Open == nil {
-				storetest.Missing(t, "%s", b.Skip)
+				testenv.Missing(t, "%s", b.Skip)
 			}
 			st := b.Open(t)
 			testRematch(t, st)

@@ -77,22 +77,27 @@ func (s *SQL) subjectFindings(ctx context.Context, kind, id string, all bool) ([
 	return out, rows.Err()
 }
 
+// firstSeen reads a subject's first_seen with query, or ErrNotFound.
+func (s *SQL) firstSeen(ctx context.Context, query, id string, floor *int64) error {
+	err := s.r.QueryRowContext(ctx, query, id).Scan(floor)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
+}
+
 // Findings implements Store.
 func (s *SQL) Findings(ctx context.Context, kind, id string, all bool) (*api.FindingList, error) {
 	var sub string
 	var floor int64
 	switch kind {
 	case api.SubjectImage:
-		if err := s.r.QueryRowContext(ctx, "SELECT first_seen FROM images WHERE id = $1", id).Scan(&floor); errors.Is(err, sql.ErrNoRows) {
-			return nil, ErrNotFound
-		} else if err != nil {
+		if err := s.firstSeen(ctx, "SELECT first_seen FROM images WHERE id = $1", id, &floor); err != nil {
 			return nil, err
 		}
 		sub = "SELECT pkey FROM image_packages WHERE image_id = ?"
 	case api.SubjectHost:
-		if err := s.r.QueryRowContext(ctx, "SELECT first_seen FROM hosts WHERE name = $1", id).Scan(&floor); errors.Is(err, sql.ErrNoRows) {
-			return nil, ErrNotFound
-		} else if err != nil {
+		if err := s.firstSeen(ctx, "SELECT first_seen FROM hosts WHERE name = $1", id, &floor); err != nil {
 			return nil, err
 		}
 		sub = "SELECT pkey FROM host_packages WHERE host = ?"

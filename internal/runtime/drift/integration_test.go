@@ -20,15 +20,8 @@ import (
 	"time"
 
 	"github.com/bulkhead-sec/bulkhead/internal/inspect"
+	"github.com/bulkhead-sec/bulkhead/internal/testenv"
 )
-
-func missing(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("BULKHEAD_REQUIRE_INTEGRATION") != "" {
-		t.Fatalf("integration prerequisite missing: "+format, args...)
-	}
-	t.Skipf("integration prerequisite missing: "+format, args...)
-}
 
 func docker(t testing.TB, args ...string) string {
 	t.Helper()
@@ -42,15 +35,15 @@ func docker(t testing.TB, args ...string) string {
 func buildBusybox(t *testing.T) (tag, imageID string) {
 	t.Helper()
 	if err := exec.Command("docker", "info").Run(); err != nil {
-		missing(t, "Docker Engine not reachable (docker info: %v)", err)
+		testenv.Missing(t, "Docker Engine not reachable (docker info: %v)", err)
 	}
 	bb := os.Getenv("BULKHEAD_TEST_BUSYBOX")
 	if bb == "" {
-		missing(t, "BULKHEAD_TEST_BUSYBOX (a static busybox) is not set")
+		testenv.Missing(t, "BULKHEAD_TEST_BUSYBOX (a static busybox) is not set")
 	}
 	body, err := os.ReadFile(bb)
 	if err != nil {
-		missing(t, "BULKHEAD_TEST_BUSYBOX=%s: %v", bb, err)
+		testenv.Missing(t, "BULKHEAD_TEST_BUSYBOX=%s: %v", bb, err)
 	}
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "busybox"), body, 0o755); err != nil {

@@ -27,31 +27,24 @@ import (
 
 	"github.com/bulkhead-sec/bulkhead/internal/runtime/prevent/profile"
 	"github.com/bulkhead-sec/bulkhead/internal/runtime/rules"
+	"github.com/bulkhead-sec/bulkhead/internal/testenv"
 )
-
-func missing(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("BULKHEAD_REQUIRE_INTEGRATION") != "" {
-		t.Fatalf("integration prerequisite missing: "+format, args...)
-	}
-	t.Skipf("integration prerequisite missing (run scripts/test.sh to prepare): "+format, args...)
-}
 
 // testEnv checks the prerequisites and returns a Docker client.
 func testEnv(t *testing.T) *client.Client {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		missing(t, "root (fanotify permission events and kill need it)")
+		testenv.Missing(t, "root (fanotify permission events and kill need it)")
 	}
 	if err := exec.Command("docker", "info").Run(); err != nil {
-		missing(t, "Docker Engine not reachable (docker info: %v)", err)
+		testenv.Missing(t, "Docker Engine not reachable (docker info: %v)", err)
 	}
 	bb := os.Getenv("BULKHEAD_TEST_BUSYBOX")
 	if bb == "" {
-		missing(t, "BULKHEAD_TEST_BUSYBOX (a static busybox) is not set")
+		testenv.Missing(t, "BULKHEAD_TEST_BUSYBOX (a static busybox) is not set")
 	}
 	if _, err := os.Stat(bb); err != nil {
-		missing(t, "BULKHEAD_TEST_BUSYBOX=%s: %v", bb, err)
+		testenv.Missing(t, "BULKHEAD_TEST_BUSYBOX=%s: %v", bb, err)
 	}
 	cli, err := client.New(client.FromEnv)
 	if err != nil {
@@ -549,10 +542,10 @@ func TestIntegrationProtectDynamicBinaries(t *testing.T) {
 	cli := testEnv(t)
 	rootfs := os.Getenv("BULKHEAD_TEST_ROOTFS")
 	if rootfs == "" {
-		missing(t, "BULKHEAD_TEST_ROOTFS (a debootstrap bookworm rootfs) is not set")
+		testenv.Missing(t, "BULKHEAD_TEST_ROOTFS (a debootstrap bookworm rootfs) is not set")
 	}
 	if _, err := os.Stat(filepath.Join(rootfs, "usr/bin/sleep")); err != nil {
-		missing(t, "BULKHEAD_TEST_ROOTFS=%s has no usr/bin/sleep: %v", rootfs, err)
+		testenv.Missing(t, "BULKHEAD_TEST_ROOTFS=%s has no usr/bin/sleep: %v", rootfs, err)
 	}
 	img := "bulkhead-prevent-deb:" + uniq()
 	imp := exec.Command("sh", "-c", `tar -C "$0" -c . | docker import - "$1"`, rootfs, img)

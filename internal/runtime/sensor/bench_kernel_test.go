@@ -41,6 +41,19 @@ func builtinSensor(tb testing.TB) (*Sensor, *rules.Engine) {
 	return s, eng
 }
 
+// builtinPipeline opens the built-in sensor and runs the whole pipeline
+// (enrichment, rules on every CPU) on it until the sensor is closed; done
+// receives Run's result.
+func builtinPipeline(tb testing.TB) (*Sensor, *Stats, chan error) {
+	s, eng := builtinSensor(tb)
+	st := new(Stats)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(context.Background(), s, NewEnricher(NewContainers(nil, nil), "bench"), eng, 0, nil, st)
+	}()
+	return s, st, done
+}
+
 // drain reads and discards records until the sensor is closed.
 func drain(s *Sensor, n *atomic.Uint64) {
 	for {
@@ -194,13 +207,8 @@ func BenchmarkPipelineLive(b *testing.B) {
 	if os.Geteuid() != 0 {
 		b.Skip("needs root")
 	}
-	s, eng := builtinSensor(b)
+	s, st, done := builtinPipeline(b)
 	defer s.Close()
-	var st Stats
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(context.Background(), s, NewEnricher(NewContainers(nil, nil), "bench"), eng, 0, nil, &st)
-	}()
 	start := time.Now()
 	for b.Loop() {
 		fd, err := unix.Openat(unix.AT_FDCWD, "/etc/hostname", unix.O_RDONLY, 0)
@@ -243,13 +251,8 @@ func BenchmarkPipelineRate(b *testing.B) {
 		}
 		rate = r
 	}
-	s, eng := builtinSensor(b)
+	s, st, done := builtinPipeline(b)
 	defer s.Close()
-	var st Stats
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(context.Background(), s, NewEnricher(NewContainers(nil, nil), "bench"), eng, 0, nil, &st)
-	}()
 	before, err := s.Counters()
 	if err != nil {
 		b.Fatal(err)

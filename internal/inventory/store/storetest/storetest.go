@@ -2,7 +2,7 @@
 // to a test: SQLite in a temporary directory always, PostgreSQL when
 // $BULKHEAD_TEST_POSTGRES names a server (a fresh schema per call, dropped
 // at cleanup). Without it the PostgreSQL case is skipped with a message,
-// or fails when BULKHEAD_REQUIRE_INTEGRATION=1.
+// or fails when BULKHEAD_REQUIRE_INTEGRATION=1 (testenv.Missing).
 package storetest
 
 import (
@@ -18,6 +18,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/bulkhead-sec/bulkhead/internal/inventory/store"
+	"github.com/bulkhead-sec/bulkhead/internal/testenv"
 )
 
 // Backend is one store under test.
@@ -51,7 +52,7 @@ func PostgresURL(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv("BULKHEAD_TEST_POSTGRES")
 	if base == "" {
-		Missing(t, "BULKHEAD_TEST_POSTGRES is not set (eval \"$(scripts/test-env.sh)\")")
+		testenv.Missing(t, "BULKHEAD_TEST_POSTGRES is not set (eval \"$(scripts/test-env.sh)\")")
 	}
 	var b [6]byte
 	rand.Read(b[:])
@@ -62,7 +63,7 @@ func PostgresURL(t testing.TB) string {
 	}
 	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
 		db.Close()
-		Missing(t, "PostgreSQL at BULKHEAD_TEST_POSTGRES unusable: %v", err)
+		testenv.Missing(t, "PostgreSQL at BULKHEAD_TEST_POSTGRES unusable: %v", err)
 	}
 	t.Cleanup(func() {
 		db.Exec("DROP SCHEMA " + schema + " CASCADE")
@@ -93,21 +94,11 @@ func Run(t *testing.T, f func(t *testing.T, s *store.SQL)) {
 	for _, b := range Backends() {
 		t.Run(b.Name, func(t *testing.T) {
 			if b.Open == nil {
-				Missing(t, "%s", b.Skip)
+				testenv.Missing(t, "%s", b.Skip)
 			}
 			f(t, b.Open(t))
 		})
 	}
-}
-
-// Missing skips (or, with BULKHEAD_REQUIRE_INTEGRATION=1, fails) a test
-// whose prerequisite is absent.
-func Missing(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("BULKHEAD_REQUIRE_INTEGRATION") != "" {
-		t.Fatalf("integration prerequisite missing: "+format, args...)
-	}
-	t.Skipf("integration prerequisite missing: "+format, args...)
 }
 
 // RunShared runs f once per backend with two stores open on the same
@@ -116,7 +107,7 @@ func RunShared(t *testing.T, f func(t *testing.T, a, b *store.SQL)) {
 	for _, b := range Backends() {
 		t.Run(b.Name, func(t *testing.T) {
 			if b.Open == nil {
-				Missing(t, "%s", b.Skip)
+				testenv.Missing(t, "%s", b.Skip)
 			}
 			var u string
 			if b.Name == "sqlite" {

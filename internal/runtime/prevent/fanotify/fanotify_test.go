@@ -11,16 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulkhead-sec/bulkhead/internal/testenv"
 	"golang.org/x/sys/unix"
 )
-
-func missing(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("BULKHEAD_REQUIRE_INTEGRATION") != "" {
-		t.Fatalf("integration prerequisite missing: "+format, args...)
-	}
-	t.Skipf("integration prerequisite missing (run scripts/test.sh to prepare): "+format, args...)
-}
 
 // scratchMount mounts a private tmpfs (a mount of its own, so the guard's
 // mount mark touches nothing else on the machine) holding two copies of
@@ -28,11 +21,11 @@ func missing(t testing.TB, format string, args ...any) {
 func scratchMount(t *testing.T) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		missing(t, "root (fanotify_init and mount need CAP_SYS_ADMIN)")
+		testenv.Missing(t, "root (fanotify_init and mount need CAP_SYS_ADMIN)")
 	}
 	dir := t.TempDir()
 	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=16m"); err != nil {
-		missing(t, "cannot mount a tmpfs: %v", err)
+		testenv.Missing(t, "cannot mount a tmpfs: %v", err)
 	}
 	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
 	bin, err := os.ReadFile("/bin/true")
@@ -100,7 +93,7 @@ func TestGuardDeniesExecAndOpen(t *testing.T) {
 		return true
 	}})
 	if err != nil {
-		missing(t, "%v", err)
+		testenv.Missing(t, "%v", err)
 	}
 	markDir(t, g, dir)
 	g.Start()
@@ -149,7 +142,7 @@ func TestGuardNotifyOnlyObserves(t *testing.T) {
 		return false // ignored in notify mode
 	}})
 	if err != nil {
-		missing(t, "%v", err)
+		testenv.Missing(t, "%v", err)
 	}
 	markDir(t, g, dir)
 	g.Start()
@@ -171,7 +164,7 @@ func TestGuardCloseReleases(t *testing.T) {
 	dir := scratchMount(t)
 	g, err := New(Config{Exec: true, Decide: func(Event) bool { return false }})
 	if err != nil {
-		missing(t, "%v", err)
+		testenv.Missing(t, "%v", err)
 	}
 	markDir(t, g, dir)
 	g.Start()
@@ -266,7 +259,7 @@ func TestGuardStuckDecisionDoesNotBlockOthers(t *testing.T) {
 		return true
 	}})
 	if err != nil {
-		missing(t, "%v", err)
+		testenv.Missing(t, "%v", err)
 	}
 	markDir(t, g, dir)
 	g.Start()
