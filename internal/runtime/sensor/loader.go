@@ -61,7 +61,7 @@ const (
 // another path or a task another view of the tree: rename, renameat,
 // renameat2, pivot_root, chroot, mount, umount2, unshare, setns, open_tree,
 // move_mount, fsmount, mount_setattr, open_tree_attr. Keep in step with
-// changes_paths in sensor.bpf.c.
+// changes_paths in bpf/paths.h.
 var pathSyscalls = []uint32{82, 264, 316, 155, 161, 165, 166, 272, 308, 428, 429, 432, 442, 467}
 
 // MaxOpenPrefixes is how many prefixes the kernel filter holds.
@@ -198,7 +198,7 @@ func (s *Sensor) attach(names []string) error {
 	}
 	// The syscalls that can change a directory's path are looked at even
 	// when no rule wants them, so the directory cache forgets what they
-	// change (dircache in sensor.bpf.c). They are rare; the hook is there
+	// change (dircache in bpf/paths.h). They are rare; the hook is there
 	// for every syscall anyway.
 	for _, nr := range pathSyscalls {
 		var v uint32
